@@ -1,0 +1,44 @@
+# deepar-assets: `make run` sets up and materializes the whole graph; `make test` runs the tests.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONFIG ?= configs/quick.yaml
+export DAGSTER_HOME ?= $(CURDIR)/.deepar/dagster_home
+
+.PHONY: setup run ui test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip setuptools wheel
+
+# torch first: the CPU build from the pinned version; a looser requirement pulled in by
+# gluonts would fetch a multi-GB CUDA build.
+$(VENV)/.installed: $(BIN)/python setup.py pyproject.toml
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+
+$(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp deploy/dagster.yaml $@
+
+# Honours DEEPAR_SOURCE, DEEPAR_STORAGE, DEEPAR_BACKEND, ... and CONFIG.
+run: setup
+	$(BIN)/dagster asset materialize -m deepar_assets --select '*' -c $(CONFIG)
+	@$(BIN)/python -m deepar_assets.summary
+
+ui: setup
+	env --default-signal=INT,TERM $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+test: setup
+	$(BIN)/ruff check deepar_assets deepar_assets_tests benchmarks
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check deepar_assets deepar_assets_tests benchmarks
+	$(BIN)/ruff format --check deepar_assets deepar_assets_tests benchmarks
+
+clean:
+	rm -rf .deepar

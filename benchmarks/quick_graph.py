@@ -1,0 +1,64 @@
+"""Time the whole graph with a run config, as `make run` runs it (the Dagster CLI, a fresh
+Dagster home, an empty storage folder), and print where the time goes per asset.
+
+    .venv/bin/python benchmarks/quick_graph.py [--source ../shared/data/walmart] [--config configs/quick.yaml]
+
+Without --source (and without DEEPAR_SOURCE) it runs on the generated synthetic dataset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    default_source = ROOT.parent / "shared" / "data" / "walmart"
+    parser.add_argument("--source", default=os.environ.get("DEEPAR_SOURCE") or (str(default_source) if default_source.exists() else None))
+    parser.add_argument("--config", default=str(ROOT / "configs" / "quick.yaml"))
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="deepar-bench-"))
+    home = work / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "DEEPAR_STORAGE": str(work / "storage")}
+    env.pop("DEEPAR_SOURCE", None)
+    if args.source:
+        env["DEEPAR_SOURCE"] = args.source
+    command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "deepar_assets", "--select", "*", "-c", args.config]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    total = time.perf_counter() - started
+    if done.returncode:
+        print(done.stdout[-4000:], done.stderr[-4000:], sep="\n")
+        return done.returncode
+
+    os.environ["DAGSTER_HOME"] = str(home)
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
+    steps = {}
+    for record in instance.get_records_for_run(instance.get_runs(limit=1)[0].run_id).records:
+        event = record.event_log_entry
+        if event.dagster_event and event.dagster_event.event_type_value == "STEP_SUCCESS":
+            steps[event.step_key] = event.dagster_event.event_specific_data.duration_ms / 1000
+    print(f"source={args.source or 'synthetic'} config={Path(args.config).name}")
+    for step, seconds in steps.items():
+        print(f"  {step:16s} {seconds:7.1f} s")
+    print(f"steps_s={sum(steps.values()):.1f} total_s={total:.1f} (total includes process start-up per step)")
+    shutil.rmtree(work)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

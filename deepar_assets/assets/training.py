@@ -1,0 +1,113 @@
+"""tuning_run → best_model: thin wiring over the training engines."""
+
+
+import dagster as dg
+
+from deepar_assets.assets.config import TuningConfig
+from deepar_assets.constants import TRAINING_GROUP
+from deepar_assets.engines.base import DatasetRef, RegisteredModel, TuningResult
+from deepar_assets.resources.storage import StorageResource
+from deepar_assets.resources.training import TrainingResource
+
+_HP_COLUMNS = (
+    "epochs",
+    "context_length",
+    "num_cells",
+    "num_layers",
+    "learning_rate",
+    "dropout_rate",
+    "mini_batch_size",
+    "embedding_dimension",
+    "likelihood",
+)
+
+
+def trials_table(result: TuningResult) -> dg.TableMetadataValue:
+    columns = [
+        dg.TableColumn("trial", "int"),
+        dg.TableColumn("state", "string"),
+        dg.TableColumn(result.objective_metric, "float"),
+        dg.TableColumn("duration_s", "float"),
+        *[dg.TableColumn(name, "string") for name in _HP_COLUMNS],
+    ]
+    records = []
+    for trial in result.trials:
+        hp = trial.hyperparameters
+        records.append(
+            dg.TableRecord(
+                {
+                    "trial": trial.number,
+                    "state": trial.state,
+                    result.objective_metric: trial.objective,
+                    "duration_s": trial.duration_s,
+                    **{name: _fmt(hp.get(name)) for name in _HP_COLUMNS},
+                }
+            )
+        )
+    return dg.MetadataValue.table(records=records, schema=dg.TableSchema(columns=columns))
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+@dg.asset(group_name=TRAINING_GROUP)
+def tuning_run(
+    context: dg.AssetExecutionContext,
+    config: TuningConfig,
+    s3_datasets: DatasetRef,
+    storage: StorageResource,
+    training: TrainingResource,
+) -> dg.Output[TuningResult]:
+    """A hyperparameter search over SageMaker DeepAR's hyperparameters on the train channel,
+    scored on the test channel's last prediction_length weeks (test:mean_wQuantileLoss by
+    default): Optuna with GluonTS locally, or a SageMaker tuning job."""
+    engine = training.engine(storage.store())
+    result = engine.tune(s3_datasets, config.search_space.to_space(), config.settings(), context.log.info)
+    best = result.best()
+    return dg.Output(
+        result,
+        metadata={
+            "engine": result.engine,
+            "run_id": result.run_id,
+            "data_version": s3_datasets.version,
+            "objective_metric": result.objective_metric,
+            "best_objective": best.objective,
+            "best_trial": best.number,
+            "best_hyperparameters": dg.MetadataValue.json(best.hyperparameters),
+            "trials_completed": sum(t.state == "COMPLETE" for t in result.trials),
+            "trials_failed": sum(t.state == "FAIL" for t in result.trials),
+            "total_trial_seconds": round(sum(t.duration_s for t in result.trials), 1),
+            "trials": trials_table(result),
+        },
+    )
+
+
+@dg.asset(group_name=TRAINING_GROUP)
+def best_model(
+    context: dg.AssetExecutionContext,
+    tuning_run: TuningResult,
+    storage: StorageResource,
+    training: TrainingResource,
+) -> dg.Output[RegisteredModel]:
+    """The best trial's hyperparameters, trained and registered: a model folder with a
+    model.json card (data version, hyperparameters, objective, metrics, versions, seed), or a
+    SageMaker Model."""
+    engine = training.engine(storage.store())
+    model = engine.register_best(tuning_run, context.log.info)
+    card = model.card
+    return dg.Output(
+        model,
+        metadata={
+            "model_id": model.model_id,
+            "model_uri": dg.MetadataValue.path(model.uri),
+            "data_version": card["data_version"],
+            "objective_metric": card["objective"]["name"],
+            "objective_value": card["objective"]["value"],
+            "hyperparameters": dg.MetadataValue.json(card["hyperparameters"]),
+            **{k: v for k, v in card.get("validation_metrics", {}).items()},
+            **{f"seasonal_naive {k}": v for k, v in card.get("seasonal_naive_validation_metrics", {}).items()},
+        },
+    )

@@ -1,0 +1,24 @@
+"""Names shared across the package: asset groups, record fields, channel names."""
+
+# Asset groups (shown in the Dagster UI).
+DATA_GROUP = "data"
+TRAINING_GROUP = "training"
+
+# DeepAR JSON Lines record fields, as SageMaker's DeepAR reads them.
+FIELD_START = "start"
+FIELD_TARGET = "target"
+FIELD_CAT = "cat"
+FIELD_DYNAMIC_FEAT = "dynamic_feat"
+
+# Channels, as SageMaker names them.
+TRAIN = "train"
+TEST = "test"
+VALIDATION = "validation"
+CHANNELS = (TRAIN, TEST, VALIDATION)
+
+# Walmart weeks end on Fridays; the Kaggle history starts on this Friday.
+FREQ = "W-FRI"
+FIRST_WEEK = "2010-02-05"
+
+# The quantiles SageMaker DeepAR scores by default (test_quantiles).
+QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

@@ -1,0 +1,175 @@
+"""SageMaker DeepAR's hyperparameters, declared once for both training engines.
+
+Names, types and tunable limits are those of SageMaker's built-in DeepAR algorithm
+("Tune a DeepAR model" in the SageMaker developer guide). The local engine maps the same
+names onto GluonTS; the SageMaker engine sends them as strings. Conversion to and from
+strings happens only here (:func:`to_strings`, :func:`from_strings`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from deepar_assets.errors import ConfigurationError
+
+Scaling = Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"]
+Likelihood = Literal["gaussian", "beta", "negative-binomial", "student-T", "deterministic-L1"]
+LIKELIHOODS: tuple[str, ...] = ("gaussian", "beta", "negative-binomial", "student-T", "deterministic-L1")
+
+OBJECTIVES = {
+    "test:mean_wQuantileLoss": "Minimize",
+    "test:RMSE": "Minimize",
+}
+DEFAULT_OBJECTIVE = "test:mean_wQuantileLoss"
+
+
+@dataclass(frozen=True)
+class IntegerRange:
+    min_value: int
+    max_value: int
+    scaling: Scaling = "Auto"
+
+
+@dataclass(frozen=True)
+class ContinuousRange:
+    min_value: float
+    max_value: float
+    scaling: Scaling = "Auto"
+
+
+@dataclass(frozen=True)
+class CategoricalRange:
+    values: tuple[str, ...]
+
+
+Range = IntegerRange | ContinuousRange | CategoricalRange
+SearchSpace = dict[str, Range]
+
+# The values SageMaker DeepAR accepts ("DeepAR Hyperparameters" in its documentation).
+SAGEMAKER_LIMITS: SearchSpace = {
+    "context_length": IntegerRange(1, 10_000),
+    "epochs": IntegerRange(1, 100_000),
+    "dropout_rate": ContinuousRange(0.0, 1.0),
+    "embedding_dimension": IntegerRange(1, 1_000),
+    "learning_rate": ContinuousRange(1e-7, 1.0),
+    "mini_batch_size": IntegerRange(1, 100_000),
+    "num_cells": IntegerRange(1, 200),
+    "num_layers": IntegerRange(1, 8),
+    "likelihood": CategoricalRange(LIKELIHOODS),
+}
+
+# SageMaker's recommended tuning ranges ("Tune a DeepAR model"), for reference.
+SAGEMAKER_RECOMMENDED: SearchSpace = {
+    "context_length": IntegerRange(1, 200),
+    "epochs": IntegerRange(1, 1000),
+    "dropout_rate": ContinuousRange(0.0, 0.2),
+    "embedding_dimension": IntegerRange(1, 50),
+    "learning_rate": ContinuousRange(1e-5, 1e-1),
+    "mini_batch_size": IntegerRange(32, 1028),
+    "num_cells": IntegerRange(30, 200),
+    "num_layers": IntegerRange(1, 8),
+    "likelihood": CategoricalRange(LIKELIHOODS),
+}
+
+TYPES: dict[str, type] = {
+    "context_length": int,
+    "epochs": int,
+    "dropout_rate": float,
+    "embedding_dimension": int,
+    "learning_rate": float,
+    "mini_batch_size": int,
+    "num_cells": int,
+    "num_layers": int,
+    "likelihood": str,
+    # static hyperparameters
+    "prediction_length": int,
+    "time_freq": str,
+    "num_dynamic_feat": int,
+    "cardinality": str,
+    "num_eval_samples": int,
+    "early_stopping_patience": int,
+    "test_quantiles": str,
+}
+
+# The default search for weekly retail sales: wide enough to matter, narrow enough for 20
+# trials. Negative sales exist (returns), so negative-binomial and beta are left out.
+DEFAULT_SEARCH_SPACE: SearchSpace = {
+    "epochs": IntegerRange(10, 40),
+    "context_length": IntegerRange(13, 52),
+    "num_cells": IntegerRange(30, 100),
+    "num_layers": IntegerRange(1, 3),
+    "learning_rate": ContinuousRange(1e-4, 1e-2, "Logarithmic"),
+    "dropout_rate": ContinuousRange(0.0, 0.2),
+    "mini_batch_size": IntegerRange(32, 128, "Logarithmic"),
+    "embedding_dimension": IntegerRange(2, 16),
+    "likelihood": CategoricalRange(("student-T", "gaussian")),
+}
+
+
+def validate_space(space: SearchSpace) -> None:
+    """Refuse names SageMaker DeepAR does not tune and ranges outside its limits."""
+    for name, rng in space.items():
+        if name not in SAGEMAKER_LIMITS:
+            raise ConfigurationError(f"search space: {name!r} is not a tunable DeepAR hyperparameter; expected one of {sorted(SAGEMAKER_LIMITS)}")
+        limit = SAGEMAKER_LIMITS[name]
+        if type(rng) is not type(limit):
+            raise ConfigurationError(f"search space: {name} must be a {type(limit).__name__}, got {type(rng).__name__}")
+        if isinstance(rng, CategoricalRange):
+            bad = [v for v in rng.values if v not in limit.values]  # type: ignore[union-attr]
+            if not rng.values or bad:
+                raise ConfigurationError(f"search space: {name} values {list(rng.values)} must be a non-empty subset of {list(limit.values)}")  # type: ignore[union-attr]
+            continue
+        if rng.min_value > rng.max_value:
+            raise ConfigurationError(f"search space: {name} min_value {rng.min_value} is above max_value {rng.max_value}")
+        if rng.min_value < limit.min_value or rng.max_value > limit.max_value:  # type: ignore[union-attr]
+            raise ConfigurationError(
+                f"search space: {name} range [{rng.min_value}, {rng.max_value}] is outside the values SageMaker DeepAR "
+                f"accepts [{limit.min_value}, {limit.max_value}]"  # type: ignore[union-attr]
+            )
+        if rng.scaling == "Logarithmic" and rng.min_value <= 0:
+            raise ConfigurationError(f"search space: {name} has Logarithmic scaling, so min_value must be above 0")
+
+
+def to_sagemaker_ranges(space: SearchSpace) -> dict[str, list[dict[str, Any]]]:
+    """The ``ParameterRanges`` of a CreateHyperParameterTuningJob request. Ranges whose
+    minimum equals their maximum are not ranges: pass them as static hyperparameters."""
+    ranges: dict[str, list[dict[str, Any]]] = {
+        "IntegerParameterRanges": [],
+        "ContinuousParameterRanges": [],
+        "CategoricalParameterRanges": [],
+    }
+    for name, rng in space.items():
+        if isinstance(rng, CategoricalRange):
+            ranges["CategoricalParameterRanges"].append({"Name": name, "Values": list(rng.values)})
+        else:
+            kind = "IntegerParameterRanges" if isinstance(rng, IntegerRange) else "ContinuousParameterRanges"
+            ranges[kind].append(
+                {"Name": name, "MinValue": str(rng.min_value), "MaxValue": str(rng.max_value), "ScalingType": rng.scaling}
+            )
+    return ranges
+
+
+def to_strings(hyperparameters: dict[str, Any]) -> dict[str, str]:
+    """Hyperparameters as SageMaker passes them: every value a string."""
+    out = {}
+    for name, value in hyperparameters.items():
+        if isinstance(value, (list, tuple)):
+            out[name] = "[" + ",".join(str(v) for v in value) + "]"
+        elif isinstance(value, float):
+            out[name] = repr(value)
+        else:
+            out[name] = str(value)
+    return out
+
+
+def from_strings(hyperparameters: dict[str, str]) -> dict[str, Any]:
+    """Typed hyperparameters from SageMaker's strings (names it does not know stay strings)."""
+    out: dict[str, Any] = {}
+    for name, text in hyperparameters.items():
+        kind = TYPES.get(name, str)
+        try:
+            out[name] = kind(float(text)) if kind is int else kind(text)
+        except ValueError:
+            raise ConfigurationError(f"hyperparameter {name}={text!r}: expected {kind.__name__}") from None
+    return out

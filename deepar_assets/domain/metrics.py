@@ -1,0 +1,93 @@
+"""Forecast accuracy metrics, as SageMaker DeepAR and the Kaggle competition define them.
+
+All functions take arrays of shape (n_series, horizon); NaN in ``actual`` marks a week with no
+observation, which is left out of every sum. A metric that cannot be computed raises; it never
+returns a placeholder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from deepar_assets.errors import TrainingError
+
+
+def _observed(actual: np.ndarray, *others: np.ndarray) -> np.ndarray:
+    actual = np.asarray(actual, dtype=np.float64)
+    for other in others:
+        if np.shape(other) != actual.shape:
+            raise ValueError(f"forecast shape {np.shape(other)} differs from the actuals' shape {actual.shape}")
+    mask = ~np.isnan(actual)
+    if not mask.any():
+        raise TrainingError("no observed value to score: every actual is missing")
+    return mask
+
+
+def quantile_loss(actual: np.ndarray, forecast: np.ndarray, tau: float) -> float:
+    """Σ over observed points of τ·max(y − q, 0) + (1 − τ)·max(q − y, 0)."""
+    mask = _observed(actual, forecast)
+    y, q = np.asarray(actual)[mask], np.asarray(forecast, dtype=np.float64)[mask]
+    if np.isnan(q).any():
+        raise TrainingError(f"the {tau} quantile forecast contains NaN")
+    diff = y - q
+    return float(np.sum(np.maximum(tau * diff, (tau - 1) * diff)))
+
+
+def weighted_quantile_loss(actual: np.ndarray, forecast: np.ndarray, tau: float) -> float:
+    """SageMaker DeepAR's wQuantileLoss[τ] = 2·Σ QL_τ / Σ|y|."""
+    mask = _observed(actual, forecast)
+    denominator = float(np.sum(np.abs(np.asarray(actual)[mask])))
+    if denominator == 0:
+        raise TrainingError("wQuantileLoss is undefined: every observed actual is 0")
+    return 2.0 * quantile_loss(actual, forecast, tau) / denominator
+
+
+def mean_weighted_quantile_loss(actual: np.ndarray, quantiles: Mapping[float, np.ndarray]) -> float:
+    """SageMaker DeepAR's ``mean_wQuantileLoss``: the mean of wQuantileLoss over the quantiles."""
+    if not quantiles:
+        raise ValueError("no quantile forecasts given")
+    return float(np.mean([weighted_quantile_loss(actual, q, tau) for tau, q in quantiles.items()]))
+
+
+def rmse(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """SageMaker DeepAR's RMSE: sqrt of the mean squared error of the mean forecast over all
+    observed (series, week) points."""
+    mask = _observed(actual, forecast)
+    diff = np.asarray(actual)[mask] - np.asarray(forecast, dtype=np.float64)[mask]
+    if np.isnan(diff).any():
+        raise TrainingError("the mean forecast contains NaN")
+    return float(np.sqrt(np.mean(diff**2)))
+
+
+def wmae(actual: np.ndarray, forecast: np.ndarray, holiday: np.ndarray, holiday_weight: float = 5.0) -> float:
+    """The Kaggle competition's weighted MAE: holiday weeks count ``holiday_weight`` times."""
+    mask = _observed(actual, forecast, holiday)
+    weights = np.where(np.asarray(holiday, dtype=bool), holiday_weight, 1.0)[mask]
+    errors = np.abs(np.asarray(actual)[mask] - np.asarray(forecast, dtype=np.float64)[mask])
+    return float(np.sum(weights * errors) / np.sum(weights))
+
+
+def mase(actual: np.ndarray, forecast: np.ndarray, history: list[np.ndarray], season: int = 52) -> float:
+    """Mean absolute scaled error: each series' MAE over the horizon divided by the MAE of its
+    seasonal naive forecast in sample (lag ``season``; lag 1 when the history is shorter),
+    averaged over the series where both are defined."""
+    actual = np.asarray(actual, dtype=np.float64)
+    forecast = np.asarray(forecast, dtype=np.float64)
+    _observed(actual, forecast)
+    scores = []
+    for y, f, past in zip(actual, forecast, history, strict=True):
+        mask = ~np.isnan(y)
+        if not mask.any():
+            continue
+        past = np.asarray(past, dtype=np.float64)
+        lag = season if len(past) > season else 1
+        naive_errors = np.abs(past[lag:] - past[:-lag])
+        scale = np.nanmean(naive_errors) if np.any(~np.isnan(naive_errors)) else np.nan
+        if not np.isfinite(scale) or scale == 0:
+            continue
+        scores.append(np.mean(np.abs(y[mask] - f[mask])) / scale)
+    if not scores:
+        raise TrainingError("MASE is undefined: no series has a usable in-sample naive error")
+    return float(np.mean(scores))

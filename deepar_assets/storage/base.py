@@ -1,0 +1,56 @@
+"""Object storage: one small interface, a folder and (later) an S3 implementation.
+
+Keys are ``/``-separated paths relative to the store's root. Writing an object publishes it
+whole or not at all; a dataset version is published through its manifest, written last
+(:mod:`deepar_assets.storage.versions`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+
+class ObjectStore(ABC):
+    """Where datasets and models live: a local folder or s3://bucket/prefix."""
+
+    @property
+    @abstractmethod
+    def root_uri(self) -> str:
+        """The store's root as a URI (a folder path or s3://bucket/prefix)."""
+
+    def uri(self, key: str) -> str:
+        return f"{self.root_uri.rstrip('/')}/{key}"
+
+    @abstractmethod
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Write one object; readers see the old object or the whole new one, never a part."""
+
+    @abstractmethod
+    def get_bytes(self, key: str) -> bytes:
+        """Read one object; raises ObjectNotFoundError naming the key when it does not exist."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def list_keys(self, prefix: str = "") -> list[str]:
+        """Every key under ``prefix``, sorted."""
+
+    def put_folder(self, folder: Path, prefix: str) -> list[str]:
+        """Upload every file under a local folder to ``prefix/<relative path>``."""
+        keys = []
+        for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+            key = f"{prefix}/{path.relative_to(folder).as_posix()}"
+            self.put_bytes(key, path.read_bytes())
+            keys.append(key)
+        return keys
+
+    def get_folder(self, prefix: str, folder: Path) -> Path:
+        """Download every object under ``prefix/`` into a local folder."""
+        prefix = prefix.rstrip("/") + "/"
+        for key in self.list_keys(prefix):
+            target = Path(folder) / key[len(prefix) :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(self.get_bytes(key))
+        return Path(folder)

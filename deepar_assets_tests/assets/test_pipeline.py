@@ -1,0 +1,128 @@
+"""The whole graph, in process, on a small generated dataset, with real (tiny) training."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from deepar_assets.definitions import ASSETS
+from deepar_assets.resources.source import SalesSource
+from deepar_assets.resources.storage import StorageResource
+from deepar_assets.resources.training import TrainingResource
+from deepar_assets.storage.local import FolderStore
+from deepar_assets_tests.conftest import SMALL_SPEC
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TINY_RUN_CONFIG = {
+    "ops": {
+        "s3_datasets": {"config": {"prediction_length": 4}},
+        "tuning_run": {
+            "config": {
+                "max_trials": 2,
+                "seed": 5,
+                "num_batches_per_epoch": 4,
+                "num_eval_samples": 20,
+                "search_space": {
+                    "epochs": {"min_value": 1, "max_value": 2},
+                    "context_length": {"min_value": 4, "max_value": 8},
+                    "num_cells": {"min_value": 8, "max_value": 16},
+                    "num_layers": {"min_value": 1, "max_value": 1},
+                    "mini_batch_size": {"min_value": 16, "max_value": 32},
+                },
+            }
+        },
+    }
+}
+
+
+def _resources(tmp_path: Path, **source) -> dict:
+    return {
+        "source": SalesSource(synthetic_dir=str(tmp_path / "synthetic"), **source),
+        "storage": StorageResource(location=str(tmp_path / "storage")),
+        "training": TrainingResource(work_dir=str(tmp_path / "work")),
+    }
+
+
+def _metadata(result, key: str) -> dict:
+    [event] = result.asset_materializations_for_node(key)
+    return {k: v.value for k, v in event.metadata.items()}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("pipeline")
+    resources = _resources(
+        tmp_path,
+        synthetic_stores=SMALL_SPEC.n_stores,
+        synthetic_depts=SMALL_SPEC.n_depts,
+        synthetic_weeks=SMALL_SPEC.n_weeks,
+        synthetic_seed=SMALL_SPEC.seed,
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(ASSETS, resources=resources, run_config=TINY_RUN_CONFIG, instance=instance)
+    return tmp_path, result, instance
+
+
+def test_whole_graph_materializes(run):
+    tmp_path, result, _ = run
+    assert result.success
+    raw = _metadata(result, "raw_sales")
+    assert raw["source_kind"] == "synthetic" and raw["stores"] == SMALL_SPEC.n_stores
+    encoded = _metadata(result, "encoded_series")
+    assert encoded["series"] == raw["series"]
+    datasets = _metadata(result, "s3_datasets")
+    store = FolderStore(tmp_path / "storage")
+    version = datasets["version"]
+    for channel in ("train", "test", "validation"):
+        lines = store.get_bytes(f"datasets/{version}/{channel}/data.json").splitlines()
+        assert len(lines) == datasets[f"{channel}_series"] > 0
+        record = json.loads(lines[0])
+        assert set(record) == {"start", "target", "cat", "dynamic_feat"}
+        assert len(record["dynamic_feat"][0]) == len(record["target"])
+    assert store.exists(f"datasets/{version}/manifest.json")
+
+    tuning = _metadata(result, "tuning_run")
+    assert tuning["trials_completed"] == 2
+    table = tuning["trials"]
+    assert len(table.records) == 2
+    assert {"trial", "state", "test:mean_wQuantileLoss", "duration_s", "epochs", "likelihood"} <= {
+        c.name for c in table.schema.columns
+    }
+
+    model = _metadata(result, "best_model")
+    card = json.loads((Path(model["model_uri"]) / "model.json").read_text())
+    assert card["model_id"] == model["model_id"]
+    assert card["data_version"] == version
+    assert card["objective"]["value"] == pytest.approx(tuning["best_objective"])
+    assert (Path(model["model_uri"]) / "predictor" / "prediction-net-state.pt").is_file()
+
+
+def test_training_leaves_no_stray_files(run):
+    tmp_path, _, _ = run
+    assert list((tmp_path / "work").iterdir()) == []
+    assert not (ROOT / "lightning_logs").exists() and not (ROOT / "checkpoints").exists()
+
+
+def test_same_data_same_dataset_version(run, tmp_path):
+    first_tmp, first, _ = run
+    again = dg.materialize(
+        ASSETS[:3],
+        resources={**_resources(first_tmp, synthetic_stores=3, synthetic_depts=5, synthetic_weeks=80, synthetic_seed=7)},
+        run_config={"ops": {"s3_datasets": {"config": {"prediction_length": 4}}}},
+    )
+    assert _metadata(again, "s3_datasets")["version"] == _metadata(first, "s3_datasets")["version"]
+    assert _metadata(again, "s3_datasets")["objects_uploaded"] == 0
+
+
+def test_run_configs_are_valid_for_the_job():
+    job = dg.Definitions(assets=ASSETS, resources=_resources(Path("/nonexistent"))).resolve_implicit_global_asset_job_def()
+    for name in ("quick.yaml", "full.yaml"):
+        config = yaml.safe_load((ROOT / "configs" / name).read_text())
+        assert dg.validate_run_config(job, config), name
+    quick = yaml.safe_load((ROOT / "configs" / "quick.yaml").read_text())
+    assert quick["ops"]["tuning_run"]["config"]["max_trials"] <= 5
+    full = yaml.safe_load((ROOT / "configs" / "full.yaml").read_text())
+    assert full["ops"]["tuning_run"]["config"]["max_trials"] == 20

@@ -1,0 +1,40 @@
+import logging
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deepar_assets.domain.synthetic import SyntheticSpec, write_dataset
+
+REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "walmart"
+
+# A dataset small enough to train on in seconds: 3 stores × 5 departments × 80 weeks.
+SMALL_SPEC = SyntheticSpec(n_stores=3, n_depts=5, n_weeks=80, n_future_weeks=13, seed=7)
+
+
+@pytest.fixture(autouse=True)
+def _seed(request):
+    """Seed every test, and say which seed, as GluonTS's tests do."""
+    seed = 1234
+    random.seed(seed)
+    np.random.seed(seed)
+    logging.getLogger(__name__).info("test %s seeded with %d", request.node.name, seed)
+    return seed
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """No test reads the developer's DEEPAR_* settings or writes into the working directory."""
+    for name in list(os.environ):
+        if name.startswith("DEEPAR_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    (tmp_path / "dagster_home").mkdir()
+    (tmp_path / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+
+
+@pytest.fixture(scope="session")
+def small_source(tmp_path_factory) -> Path:
+    return write_dataset(tmp_path_factory.mktemp("small_source"), SMALL_SPEC)
