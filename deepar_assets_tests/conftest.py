@@ -25,14 +25,14 @@ def _seed(request):
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch, tmp_path):
+def _isolated_env(monkeypatch, tmp_path_factory):
     """No test reads the developer's DEEPAR_* settings or writes into the working directory."""
     for name in list(os.environ):
         if name.startswith("DEEPAR_"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    (tmp_path / "dagster_home").mkdir()
-    (tmp_path / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    home = tmp_path_factory.mktemp("dagster_home")
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,9 @@ cutting channels at any week a slice instead of a regrouping.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -87,7 +88,7 @@ class Encoding:
         if len(codes) != len(self.cat):
             raise EncodingError(f"cat {list(codes)} has {len(codes)} codes; the encoding has {len(self.cat)} ({', '.join(c.name for c in self.cat)})")
         decoded = {}
-        for spec, code in zip(self.cat, codes):
+        for spec, code in zip(self.cat, codes, strict=True):
             if not isinstance(code, (int, np.integer)) or not 0 <= code < len(spec.values):
                 raise EncodingError(f"{spec.name} code {code!r} is unknown; expected an integer in 0..{len(spec.values) - 1}")
             decoded[spec.name] = spec.values[int(code)]
@@ -103,7 +104,7 @@ class Encoding:
         return json.dumps(asdict(self), indent=1, sort_keys=True).encode()
 
     @classmethod
-    def from_json(cls, data: bytes | str) -> "Encoding":
+    def from_json(cls, data: bytes | str) -> Encoding:
         try:
             raw = json.loads(data)
             return cls(
