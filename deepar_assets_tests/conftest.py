@@ -38,3 +38,29 @@ def _isolated_env(monkeypatch, tmp_path_factory):
 @pytest.fixture(scope="session")
 def small_source(tmp_path_factory) -> Path:
     return write_dataset(tmp_path_factory.mktemp("small_source"), SMALL_SPEC)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto's server mode over HTTP on 127.0.0.1 (one per test session)."""
+    from deepar_assets_tests.aws import moto_server
+
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def aws_env(moto_endpoint, monkeypatch):
+    """The usual AWS variables pointed at the moto endpoint, with fake credentials and a clean
+    moto state; yields the endpoint URL."""
+    from deepar_assets_tests.aws import REGION, reset
+
+    reset(moto_endpoint)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    yield moto_endpoint
