@@ -28,6 +28,18 @@ class ObjectNotFoundError(StorageError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class AccessDeniedError(StorageError):
+    """The store refused the credentials in use (S3 403: AccessDenied, bad or missing keys)."""
+
+
+class BucketNotFoundError(StorageError):
+    """The configured S3 bucket does not exist."""
+
+
+class EndpointUnreachableError(StorageError):
+    """The object store's endpoint cannot be reached (bad URL, nothing listening, no network)."""
+
+
 class TrainingError(DeepARAssetsError):
     """Training, tuning or scoring a model failed."""
 

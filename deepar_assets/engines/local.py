@@ -11,6 +11,7 @@ Dagster definitions stays fast.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -164,6 +165,8 @@ class LocalEngine(TrainingEngine):
     def read_channel(self, dataset: DatasetRef, channel: str) -> list[dict[str, Any]]:
         key = dataset.channels[channel]
         data = read_verified(self.store, dataset.base, key, dataset.manifest)
+        if key.endswith(".gz"):
+            data = gzip.decompress(data)
         return parse_jsonl(data, source=dataset.uri(f"{dataset.base}/{key}"))
 
     # -- training ---------------------------------------------------------------------

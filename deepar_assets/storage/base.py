@@ -1,4 +1,4 @@
-"""Object storage: one small interface, a folder and (later) an S3 implementation.
+"""Object storage: one small interface, a folder and an S3 implementation.
 
 Keys are ``/``-separated paths relative to the store's root. Writing an object publishes it
 whole or not at all; a dataset version is published through its manifest, written last
@@ -7,8 +7,11 @@ whole or not at all; a dataset version is published through its manifest, writte
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from pathlib import Path
+
+from deepar_assets.errors import ObjectNotFoundError
 
 
 class ObjectStore(ABC):
@@ -26,12 +29,30 @@ class ObjectStore(ABC):
     def put_bytes(self, key: str, data: bytes) -> None:
         """Write one object; readers see the old object or the whole new one, never a part."""
 
+    def put_file(self, key: str, path: Path, sha256: str | None = None) -> None:
+        """Write one object from a local file (``sha256``: its digest, when already known).
+        Stores override this to stream instead of reading the file into memory."""
+        self.put_bytes(key, Path(path).read_bytes())
+
     @abstractmethod
     def get_bytes(self, key: str) -> bytes:
         """Read one object; raises ObjectNotFoundError naming the key when it does not exist."""
 
     @abstractmethod
     def exists(self, key: str) -> bool: ...
+
+    def sha256(self, key: str) -> str | None:
+        """The sha256 (hex) of a stored object, or None when it does not exist or is unknown.
+
+        Publishing skips objects whose sha256 already matches."""
+        try:
+            return hashlib.sha256(self.get_bytes(key)).hexdigest()
+        except ObjectNotFoundError:
+            return None
+
+    def describe(self) -> dict[str, str]:
+        """Where the store is, safe to show in logs and metadata (never credentials)."""
+        return {"storage": self.root_uri}
 
     @abstractmethod
     def list_keys(self, prefix: str = "") -> list[str]:

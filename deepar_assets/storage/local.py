@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -34,6 +35,17 @@ class FolderStore(ObjectStore):
             os.replace(tmp, path)  # publish atomically
         except OSError as exc:
             raise StorageError(f"cannot write {path}: {exc}") from exc
+
+    def put_file(self, key: str, path: Path, sha256: str | None = None) -> None:
+        target = self._path(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+            os.close(fd)
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, target)  # publish atomically
+        except OSError as exc:
+            raise StorageError(f"cannot write {target}: {exc}") from exc
 
     def get_bytes(self, key: str) -> bytes:
         path = self._path(key)

@@ -2,14 +2,18 @@
 
 A version lives under ``<prefix>/<version>/``. Every object is written first and
 ``manifest.json`` (keys, sizes, sha256) last, so an interrupted write never looks like data:
-readers trust a version only through its manifest.
+readers trust a version only through its manifest. Publishing the same content again writes
+nothing (the manifests match); after an interrupted publish, only the objects that are missing
+or differ are written, then the manifest.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from deepar_assets.errors import ObjectNotFoundError, StorageError
 from deepar_assets.storage.base import ObjectStore
@@ -22,7 +26,7 @@ class PublishedVersion:
     prefix: str  # <prefix>/<version>
     version: str
     manifest: dict
-    uploaded: int  # objects written by this call (0 when the version already existed)
+    uploaded: int  # objects written by this call, manifest not counted (0 when the version already existed)
 
 
 def _manifest(version: str, files: dict[str, bytes]) -> dict:
@@ -35,18 +39,42 @@ def _manifest(version: str, files: dict[str, bytes]) -> dict:
 
 
 def publish(store: ObjectStore, prefix: str, version: str, files: dict[str, bytes]) -> PublishedVersion:
-    base = f"{prefix}/{version}"
+    """Publish objects held in memory."""
     manifest = _manifest(version, files)
+    return _publish(store, prefix, version, manifest, lambda target, key: store.put_bytes(target, files[key]))
+
+
+def publish_files(store: ObjectStore, prefix: str, version: str, files: dict[str, tuple[Path, int, str]]) -> PublishedVersion:
+    """Publish objects from local files: key → (path, size, sha256), streamed up one by one."""
+    manifest = {
+        "version": version,
+        "objects": {key: {"size": size, "sha256": sha} for key, (_, size, sha) in sorted(files.items())},
+    }
+    return _publish(
+        store, prefix, version, manifest, lambda target, key: store.put_file(target, files[key][0], files[key][2])
+    )
+
+
+def _publish(
+    store: ObjectStore, prefix: str, version: str, manifest: dict, write: Callable[[str, str], None]
+) -> PublishedVersion:
+    base = f"{prefix}/{version}"
     try:
         existing = read_manifest(store, base)
     except ObjectNotFoundError:
         existing = None
     if existing is not None and existing.get("objects") == manifest["objects"]:
         return PublishedVersion(base, version, existing, uploaded=0)
-    for key, data in sorted(files.items()):
-        store.put_bytes(f"{base}/{key}", data)
+    uploaded = 0
+    present = set(store.list_keys(f"{base}/"))
+    for key in sorted(manifest["objects"]):
+        # An object an interrupted earlier publish already wrote whole is not sent again.
+        target = f"{base}/{key}"
+        if target not in present or store.sha256(target) != manifest["objects"][key]["sha256"]:
+            write(target, key)
+            uploaded += 1
     store.put_bytes(f"{base}/{MANIFEST}", json.dumps(manifest, indent=1, sort_keys=True).encode())
-    return PublishedVersion(base, version, manifest, uploaded=len(files))
+    return PublishedVersion(base, version, manifest, uploaded=uploaded)
 
 
 def read_manifest(store: ObjectStore, base: str) -> dict:
