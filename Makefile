@@ -26,7 +26,7 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 
 # Honours DEEPAR_SOURCE, DEEPAR_STORAGE, DEEPAR_BACKEND, ... and CONFIG.
 run: setup
-	$(BIN)/dagster asset materialize -m deepar_assets --select '*' -c $(CONFIG)
+	$(BIN)/dagster asset materialize -m deepar_assets --select '*' --partition-range "$$($(BIN)/python -m deepar_assets.weeks)" -c $(CONFIG)
 	@$(BIN)/python -m deepar_assets.summary
 
 ui: setup

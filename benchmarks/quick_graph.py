@@ -35,8 +35,15 @@ def main() -> int:
     env.pop("DEEPAR_SOURCE", None)
     if args.source:
         env["DEEPAR_SOURCE"] = args.source
-    command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "deepar_assets", "--select", "*", "-c", args.config]
     started = time.perf_counter()
+    weeks = subprocess.run(
+        [sys.executable, "-m", "deepar_assets.weeks"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    command = [
+        str(Path(sys.executable).parent / "dagster"),
+        *("asset", "materialize", "-m", "deepar_assets", "--select", "*"),
+        *("--partition-range", weeks, "-c", args.config),
+    ]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     total = time.perf_counter() - started
     if done.returncode:
@@ -47,12 +54,12 @@ def main() -> int:
     import dagster as dg
 
     instance = dg.DagsterInstance.get()
-    steps = {}
+    steps: dict[str, float] = {}
     for record in instance.get_records_for_run(instance.get_runs(limit=1)[0].run_id).records:
         event = record.event_log_entry
         if event.dagster_event and event.dagster_event.event_type_value == "STEP_SUCCESS":
             steps[event.step_key] = event.dagster_event.event_specific_data.duration_ms / 1000
-    print(f"source={args.source or 'synthetic'} config={Path(args.config).name}")
+    print(f"source={args.source or 'synthetic'} config={Path(args.config).name} weeks={weeks}")
     for step, seconds in steps.items():
         print(f"  {step:16s} {seconds:7.1f} s")
     print(f"steps_s={sum(steps.values()):.1f} total_s={total:.1f} (total includes process start-up per step)")

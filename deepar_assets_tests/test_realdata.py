@@ -13,7 +13,7 @@ from deepar_assets.resources.source import SalesSource
 from deepar_assets.resources.storage import StorageResource
 from deepar_assets.resources.training import TrainingResource
 from deepar_assets.storage.local import FolderStore
-from deepar_assets_tests.conftest import REAL_DATA
+from deepar_assets_tests.conftest import REAL_DATA, materialize_weeks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,8 +24,11 @@ pytestmark = [
 
 
 def _metadata(result, key):
-    [event] = result.asset_materializations_for_node(key)
-    return {k: v.value for k, v in event.metadata.items()}
+    """The metadata of an asset's materialization in a run (a range run of raw_sales records
+    one materialization per week, all with the run's metadata)."""
+    events = result.asset_materializations_for_node(key)
+    assert events, f"{key} was not materialized"
+    return {k: v.value for k, v in events[-1].metadata.items()}
 
 
 def test_quick_graph_on_the_walmart_files(tmp_path):
@@ -35,13 +38,23 @@ def test_quick_graph_on_the_walmart_files(tmp_path):
         "training": TrainingResource(work_dir=str(tmp_path / "work")),
     }
     run_config = yaml.safe_load((ROOT / "configs" / "quick.yaml").read_text())
-    result = dg.materialize(ASSETS, resources=resources, run_config=run_config, instance=dg.DagsterInstance.ephemeral())
+    result = materialize_weeks(
+        ASSETS,
+        "2010-02-05",
+        "2012-10-26",
+        resources=resources,
+        run_config=run_config,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
     assert result.success
 
     raw = _metadata(result, "raw_sales")
     assert (raw["rows"], raw["stores"], raw["departments"], raw["series"]) == (421_570, 45, 81, 3_331)
     assert raw["negative_sales_rows"] == 1_285
-    assert (raw["first_week"], raw["last_week"]) == ("2010-02-05", "2012-10-26")
+    assert (raw["first_week"], raw["last_week"], raw["weeks"]) == ("2010-02-05", "2012-10-26", 143)
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert all(c.passed for c in checks.values()), {n: c.metadata for n, c in checks.items() if not c.passed}
+    assert checks["negative_sales_share"].metadata["negative_rows"].value == 1_285
 
     datasets = _metadata(result, "s3_datasets")
     assert datasets["validation_last_week"] == "2012-10-26"

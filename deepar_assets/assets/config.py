@@ -89,6 +89,17 @@ class DatasetConfig(dg.Config):
         default=13,
         description="Weeks to forecast (h). validation = history to T, test = to T - h, train = to T - 2h.",
     )
+    compress: bool = Field(
+        default=False,
+        description="Gzip the channels (train/data.json.gz, ...; SageMaker DeepAR reads them as they are). "
+        "Smaller uploads; a different content, hence a different dataset version.",
+    )
+    rolling_origins: int = Field(
+        default=1,
+        description="Forecast origins in the test channel: more than 1 adds every series cut at earlier ends "
+        "(rolling evaluation), so tuning scores several origins instead of one.",
+    )
+    origin_step: int = Field(default=0, description="Weeks between rolling origins (0: prediction_length).")
 
 
 class TuningConfig(dg.Config):

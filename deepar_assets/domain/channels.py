@@ -9,9 +9,13 @@ is left out of a channel when it cannot be used there, and the reason is counted
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import queue
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,12 +39,28 @@ class ChannelSplit:
     ends: dict[str, int]  # channel → exclusive end week index of its targets
     members: dict[str, np.ndarray]  # channel → series indices
     excluded: dict[str, dict[str, int]] = field(default_factory=dict)  # channel → reason → count
+    # Earlier evaluation origins added to test (rolling evaluation): (end, series indices).
+    extra_test_origins: list[tuple[int, np.ndarray]] = field(default_factory=list)
+
+    def record_count(self, channel: str) -> int:
+        extra = sum(len(m) for _, m in self.extra_test_origins) if channel == TEST else 0
+        return int(len(self.members[channel])) + extra
 
 
-def split_channels(encoded: EncodedSeries, prediction_length: int) -> ChannelSplit:
+def split_channels(
+    encoded: EncodedSeries, prediction_length: int, rolling_origins: int = 1, origin_step: int | None = None
+) -> ChannelSplit:
+    """Cut the channels. With ``rolling_origins`` > 1, ``test`` also holds every series cut at
+    earlier ends (each ``origin_step`` weeks before the last, default h), so that the objective
+    averages over several forecast origins, as SageMaker's DeepAR documentation describes."""
     h = prediction_length
     if h < 1:
         raise DataValidationError(f"prediction_length must be at least 1 week, got {h}")
+    if rolling_origins < 1:
+        raise DataValidationError(f"rolling_origins must be at least 1, got {rolling_origins}")
+    step = origin_step or h
+    if step < 1:
+        raise DataValidationError(f"origin_step must be at least 1 week, got {step}")
     n = encoded.n_history
     if n - 2 * h < 2:
         raise DataValidationError(
@@ -76,7 +96,17 @@ def split_channels(encoded: EncodedSeries, prediction_length: int) -> ChannelSpl
                 "category value not in train": has_context & scored & ~seen,
             }
         )
-    return ChannelSplit(prediction_length=h, ends=ends, members=members, excluded=excluded)
+    extra = []
+    for k in range(1, rolling_origins):
+        end = ends[TEST] - k * step
+        if end - h < 1:
+            raise DataValidationError(
+                f"rolling origin {k + 1} of {rolling_origins} would end at week {end} of {n}: too early for a "
+                f"{h}-week window with context; use fewer origins or a smaller origin_step"
+            )
+        ok = (first < end - h) & observed[:, end - h : end].any(axis=1) & seen
+        extra.append((end, np.flatnonzero(ok)))
+    return ChannelSplit(prediction_length=h, ends=ends, members=members, excluded=excluded, extra_test_origins=extra)
 
 
 def _count(reasons: dict[str, np.ndarray]) -> dict[str, int]:
@@ -84,22 +114,38 @@ def _count(reasons: dict[str, np.ndarray]) -> dict[str, int]:
     return {reason: n for reason, n in counts.items() if n}
 
 
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
+
+
+def _dump(record: dict[str, Any]) -> bytes:
+    """One record as a JSON line. NumPy arrays are written natively by orjson, which writes NaN
+    as ``null``; the only values that can be missing are targets (dynamic features never are),
+    so a record with a missing week has each ``null`` turned into the ``"NaN"`` DeepAR expects."""
+    out = dict(record)
+    missing = False
+    for name in (FIELD_TARGET, FIELD_DYNAMIC_FEAT):
+        value = out.get(name)
+        if value is None:
+            continue
+        value = np.ascontiguousarray(value, dtype=np.float64)
+        if name == FIELD_TARGET:
+            missing = bool(np.isnan(value).any())
+        out[name] = value
+    feats = out.get(FIELD_DYNAMIC_FEAT)
+    if feats is not None and not feats.size:
+        del out[FIELD_DYNAMIC_FEAT]
+    line = orjson.dumps(out, option=_JSON_OPTIONS)
+    return line.replace(b"null", b'"NaN"') if missing else line
+
+
 def record_to_json(record: dict[str, Any]) -> bytes:
     """One JSON line as SageMaker DeepAR reads it: missing targets are the string "NaN"."""
-    target = record[FIELD_TARGET]
-    values = target.tolist() if isinstance(target, np.ndarray) else list(target)
-    out = dict(record)
-    out[FIELD_TARGET] = [v if v == v else "NaN" for v in values]
-    feats = record.get(FIELD_DYNAMIC_FEAT)
-    if feats is not None:
-        out[FIELD_DYNAMIC_FEAT] = feats.tolist() if isinstance(feats, np.ndarray) else feats
-        if not len(out[FIELD_DYNAMIC_FEAT]):
-            del out[FIELD_DYNAMIC_FEAT]
-    return orjson.dumps(out) + b"\n"
+    return _dump(record)
 
 
 def records_to_jsonl(records: Iterable[dict[str, Any]]) -> bytes:
-    return b"".join(record_to_json(r) for r in records)
+    """JSON Lines as SageMaker DeepAR reads them."""
+    return b"".join(_dump(r) for r in records)
 
 
 def parse_jsonl(data: bytes, source: str = "<bytes>") -> list[dict[str, Any]]:
@@ -127,13 +173,114 @@ def build_dataset_files(encoded: EncodedSeries, split: ChannelSplit) -> dict[str
         channel_file(channel): records_to_jsonl(encoded.records(split.members[channel], split.ends[channel]))
         for channel in CHANNELS
     }
+    for end, members in split.extra_test_origins:
+        files[channel_file(TEST)] += records_to_jsonl(encoded.records(members, end))
     files[ENCODING_FILE] = encoded.encoding.to_json()
     return files
 
 
 def content_version(files: dict[str, bytes]) -> str:
     """A version id that depends on the content only: same data, same version."""
+    return version_from_digests({key: hashlib.sha256(data).hexdigest() for key, data in files.items()})
+
+
+def version_from_digests(digests: dict[str, str]) -> str:
+    """The content version from each object's sha256 (hex); equal to :func:`content_version`."""
     digest = hashlib.sha256()
-    for key in sorted(files):
-        digest.update(key.encode() + b"\0" + hashlib.sha256(files[key]).digest())
+    for key in sorted(digests):
+        digest.update(key.encode() + b"\0" + bytes.fromhex(digests[key]))
     return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    key: str
+    path: Path
+    size: int
+    sha256: str
+
+
+_SHARED: dict[str, EncodedSeries] = {}
+
+
+def _serialize(task: tuple[int, np.ndarray]) -> bytes:
+    end, indices = task
+    return records_to_jsonl(_SHARED["encoded"].records(indices, end))
+
+
+def _tasks(split: ChannelSplit, chunk_size: int) -> list[tuple[str, int, np.ndarray]]:
+    """(object key, target end, series indices) in file order, in chunks."""
+    parts = [(channel_file(c), split.ends[c], split.members[c]) for c in CHANNELS]
+    parts += [(channel_file(TEST), end, members) for end, members in split.extra_test_origins]
+    tasks = []
+    for key, end, members in parts:
+        for start in range(0, max(len(members), 1), chunk_size):
+            tasks.append((key, end, members[start : start + chunk_size]))
+    return tasks
+
+
+def write_dataset_files(
+    encoded: EncodedSeries, split: ChannelSplit, folder: Path, workers: int = 1, chunk_size: int = 500
+) -> dict[str, WrittenFile]:
+    """Stream each channel's JSON Lines and ``encoding.json`` into ``folder``, hashing as the
+    bytes go, so memory holds a few chunks instead of whole channels. With ``workers`` > 1,
+    chunks are serialized by forked worker processes (they share the encoded arrays
+    copy-on-write) while this process writes and hashes, in order."""
+    folder = Path(folder)
+    tasks = _tasks(split, chunk_size)
+    handles: dict[str, Any] = {}
+    digests: dict[str, Any] = {}
+    sizes: dict[str, int] = {}
+    # Writing and hashing release the GIL: a thread does them while this one serializes.
+    pending: queue.Queue = queue.Queue(maxsize=8)
+    failure: list[BaseException] = []
+
+    def drain() -> None:
+        while (item := pending.get()) is not None:
+            if failure:
+                continue
+            try:
+                store(*item)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+                failure.append(exc)
+
+    def sink(key: str, data: bytes) -> None:
+        if failure:
+            raise failure[0]
+        pending.put((key, data))
+
+    def store(key: str, data: bytes) -> None:
+        if key not in handles:
+            path = folder / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handles[key] = open(path, "wb")  # noqa: SIM115 - closed below
+            digests[key] = hashlib.sha256()
+            sizes[key] = 0
+        handles[key].write(data)
+        digests[key].update(data)
+        sizes[key] += len(data)
+
+    writer = threading.Thread(target=drain, name="dataset-writer", daemon=True)
+    writer.start()
+    try:
+        if workers > 1 and len(tasks) > 1:
+            _SHARED["encoded"] = encoded
+            try:
+                with multiprocessing.get_context("fork").Pool(workers) as pool:
+                    results = pool.imap(_serialize, [(end, idx) for _, end, idx in tasks], chunksize=1)
+                    for (key, _, _), data in zip(tasks, results, strict=True):
+                        sink(key, data)
+            finally:
+                _SHARED.clear()
+        else:
+            for key, end, indices in tasks:
+                sink(key, records_to_jsonl(encoded.records(indices, end)))
+        sink(ENCODING_FILE, encoded.encoding.to_json())
+    finally:
+        pending.put(None)
+        writer.join()
+        for handle in handles.values():
+            handle.close()
+    if failure:
+        raise failure[0]
+    return {key: WrittenFile(key, folder / key, sizes[key], digests[key].hexdigest()) for key in handles}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -156,11 +157,16 @@ class EncodedSeries:
         if future > self.future_weeks + self.n_history - end:
             raise EncodingError(f"only {len(self.weeks) - end} feature weeks exist after week {end}; asked for {future}")
         return {
-            FIELD_START: self.weeks[start].strftime(self.encoding.start_format),
+            FIELD_START: self.start_strings[start],
             FIELD_TARGET: self.target[i, start:end],
-            FIELD_CAT: [int(c) for c in self.cat[i]],
+            FIELD_CAT: self.cat[i].tolist(),
             FIELD_DYNAMIC_FEAT: self.features[self.store_row[i], :, start : end + future],
         }
+
+    @cached_property
+    def start_strings(self) -> list[str]:
+        """Each week formatted as a DeepAR ``start`` (formatted once, not once per record)."""
+        return list(self.weeks.strftime(self.encoding.start_format))
 
     def records(self, indices: np.ndarray, end: int, future: int = 0) -> Iterator[dict[str, Any]]:
         for i in indices:
@@ -209,16 +215,21 @@ def encode(raw: RawData, features: tuple[str, ...] = DEFAULT_FEATURES) -> Encode
     weeks = pd.date_range(origin, feature_last, freq=FREQ)
     n_history = int((last - origin).days // 7) + 1
 
+    # Series keys as one integer per row (Store major, Dept minor): factorizing it is far
+    # lighter than grouping on two columns when there are tens of millions of rows.
+    store_col = sales["Store"].to_numpy(dtype=np.int64)
+    dept_col = sales["Dept"].to_numpy(dtype=np.int64)
+    dept_min = int(dept_col.min())
+    span = int(dept_col.max()) - dept_min + 1
+    row, uniques = pd.factorize(store_col * span + (dept_col - dept_min), sort=True)
+    series = pd.DataFrame({"Store": uniques // span, "Dept": uniques % span + dept_min})
     stores = raw.stores.set_index("Store")
-    series = sales[["Store", "Dept"]].drop_duplicates().sort_values(["Store", "Dept"]).reset_index(drop=True)
     series["Type"] = stores.loc[series["Store"], "Type"].to_numpy()
     cats = [CatSpec(name, sorted(series[name].unique().tolist())) for name in CAT_NAMES]
     codes = np.column_stack([np.searchsorted(np.asarray(c.values), series[c.name].to_numpy()) for c in cats])
 
     # Dense target matrix.
-    series_index = pd.MultiIndex.from_frame(series[["Store", "Dept"]])
-    row = series_index.get_indexer(pd.MultiIndex.from_frame(sales[["Store", "Dept"]]))
-    col = ((sales["Date"] - origin).dt.days // 7).to_numpy()
+    col = ((sales["Date"].to_numpy() - np.datetime64(origin, "ns")) // np.timedelta64(7, "D")).astype(np.int64)
     target = np.full((len(series), n_history), np.nan)
     target[row, col] = sales["Weekly_Sales"].to_numpy()
     observed = ~np.isnan(target)

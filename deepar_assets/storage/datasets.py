@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from deepar_assets.constants import CHANNELS, FREQ
 from deepar_assets.domain.channels import (
     ChannelSplit,
-    build_dataset_files,
     channel_file,
-    content_version,
     split_channels,
+    version_from_digests,
+    write_dataset_files,
 )
 from deepar_assets.domain.encoding import EncodedSeries
 from deepar_assets.engines.base import DatasetRef
 from deepar_assets.storage.base import ObjectStore
-from deepar_assets.storage.versions import PublishedVersion, publish
+from deepar_assets.storage.versions import PublishedVersion, publish_files
 
 DATASETS_PREFIX = "datasets"
+GZIP_SUFFIX = ".gz"
 
 
 @dataclass(frozen=True)
@@ -28,24 +34,70 @@ class PublishedDataset:
     published: PublishedVersion
 
 
-def publish_dataset(store: ObjectStore, encoded: EncodedSeries, prediction_length: int) -> PublishedDataset:
-    """Cut the channels, write them under ``datasets/<content hash>/`` and publish the
-    manifest last. The same content publishes the same version and uploads nothing."""
-    split = split_channels(encoded, prediction_length)
-    files = build_dataset_files(encoded, split)
-    version = content_version(files)
-    published = publish(store, DATASETS_PREFIX, version, files)
+def compress_channels(files: dict[str, bytes]) -> dict[str, bytes]:
+    """Gzip each channel's JSON Lines (``train/data.json`` → ``train/data.json.gz``, which
+    SageMaker DeepAR reads as well); ``encoding.json`` stays plain. No timestamp goes into the
+    gzip header, so the same data gives the same bytes and the same version."""
+    channel_keys = {channel_file(c) for c in CHANNELS}
+    return {
+        (key + GZIP_SUFFIX if key in channel_keys else key): (
+            gzip.compress(data, compresslevel=6, mtime=0) if key in channel_keys else data
+        )
+        for key, data in files.items()
+    }
+
+
+def _gzip_file(source: Path, target: Path) -> tuple[int, str]:
+    """Gzip a file as :func:`compress_channels` does (no name or time in the header), streaming."""
+    with open(source, "rb") as plain, open(target, "wb") as out:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=6, mtime=0) as packed:
+            shutil.copyfileobj(plain, packed, 1 << 20)
+    with open(target, "rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256")
+    return target.stat().st_size, digest.hexdigest()
+
+
+def publish_dataset(
+    store: ObjectStore,
+    encoded: EncodedSeries,
+    prediction_length: int,
+    compress: bool = False,
+    rolling_origins: int = 1,
+    origin_step: int | None = None,
+    staging_dir: Path | None = None,
+    workers: int = 1,
+) -> PublishedDataset:
+    """Cut the channels, stream them into a local staging folder (hashing as they go), and
+    publish them under ``datasets/<content hash>/`` with the manifest last. The same content
+    publishes the same version and uploads nothing."""
+    split = split_channels(encoded, prediction_length, rolling_origins, origin_step)
+    if staging_dir is not None:
+        Path(staging_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=staging_dir, prefix="dataset-") as scratch:
+        written = write_dataset_files(encoded, split, Path(scratch) / "plain", workers=workers)
+        files = {key: (f.path, f.size, f.sha256) for key, f in written.items()}
+        if compress:
+            for channel in CHANNELS:
+                key = channel_file(channel)
+                path = files.pop(key)[0]
+                packed = Path(scratch) / "gz" / (key + GZIP_SUFFIX)
+                packed.parent.mkdir(parents=True, exist_ok=True)
+                files[key + GZIP_SUFFIX] = (packed, *_gzip_file(path, packed))
+        version = version_from_digests({key: sha for key, (_, _, sha) in files.items()})
+        published = publish_files(store, DATASETS_PREFIX, version, files)
     ref = DatasetRef(
         storage_uri=store.root_uri,
         base=published.prefix,
         version=version,
         manifest=published.manifest,
-        channels={c: channel_file(c) for c in CHANNELS},
-        records={c: int(len(split.members[c])) for c in CHANNELS},
+        channels={c: channel_file(c) + (GZIP_SUFFIX if compress else "") for c in CHANNELS},
+        records={c: split.record_count(c) for c in CHANNELS},
         prediction_length=prediction_length,
         freq=FREQ,
         cardinality=encoded.encoding.cardinality,
         dynamic_feat=[f.name for f in encoded.encoding.dynamic_feat],
         last_week=f"{encoded.last_week:%Y-%m-%d}",
     )
-    return PublishedDataset(ref=ref, split=split, sizes={k: len(v) for k, v in files.items()}, published=published)
+    return PublishedDataset(
+        ref=ref, split=split, sizes={k: size for k, (_, size, _) in files.items()}, published=published
+    )

@@ -8,11 +8,12 @@ import pytest
 import yaml
 
 from deepar_assets.definitions import ASSETS
+from deepar_assets.domain.synthetic import SyntheticSpec
 from deepar_assets.resources.source import SalesSource
 from deepar_assets.resources.storage import StorageResource
 from deepar_assets.resources.training import TrainingResource
 from deepar_assets.storage.local import FolderStore
-from deepar_assets_tests.conftest import SMALL_SPEC
+from deepar_assets_tests.conftest import SMALL_SPEC, materialize_weeks, week_range
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,8 +48,11 @@ def _resources(tmp_path: Path, **source) -> dict:
 
 
 def _metadata(result, key: str) -> dict:
-    [event] = result.asset_materializations_for_node(key)
-    return {k: v.value for k, v in event.metadata.items()}
+    """The metadata of an asset's materialization in a run (a range run of raw_sales records
+    one materialization per week, all with the run's metadata)."""
+    events = result.asset_materializations_for_node(key)
+    assert events, f"{key} was not materialized"
+    return {k: v.value for k, v in events[-1].metadata.items()}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +66,9 @@ def run(tmp_path_factory):
         synthetic_seed=SMALL_SPEC.seed,
     )
     instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize(ASSETS, resources=resources, run_config=TINY_RUN_CONFIG, instance=instance)
+    result = materialize_weeks(
+        ASSETS, *week_range(SMALL_SPEC), resources=resources, run_config=TINY_RUN_CONFIG, instance=instance
+    )
     return tmp_path, result, instance
 
 
@@ -71,8 +77,20 @@ def test_whole_graph_materializes(run):
     assert result.success
     raw = _metadata(result, "raw_sales")
     assert raw["source_kind"] == "synthetic" and raw["stores"] == SMALL_SPEC.n_stores
+    assert raw["weeks"] == SMALL_SPEC.n_weeks == len(result.asset_materializations_for_node("raw_sales"))
+    checks = result.get_asset_check_evaluations()
+    assert {c.check_name for c in checks} == {
+        "holiday_flags_agree",
+        "features_for_every_store",
+        "row_and_series_counts",
+        "negative_sales_share",
+    }
+    assert all(c.passed for c in checks), [(c.check_name, c.metadata) for c in checks if not c.passed]
     encoded = _metadata(result, "encoded_series")
     assert encoded["series"] == raw["series"]
+    assert encoded["future_feature_weeks"] == SyntheticSpec().n_future_weeks  # the source resource keeps the default
+    assert encoded["total_weekly_sales"].startswith("![Total weekly sales](data:image/png;base64,")
+    assert len(encoded["preview"].records) == min(10, encoded["series"])
     datasets = _metadata(result, "s3_datasets")
     store = FolderStore(tmp_path / "storage")
     version = datasets["version"]
@@ -108,9 +126,12 @@ def test_training_leaves_no_stray_files(run):
 
 def test_same_data_same_dataset_version(run, tmp_path):
     first_tmp, first, _ = run
-    again = dg.materialize(
+    again = materialize_weeks(
         ASSETS[:3],
-        resources={**_resources(first_tmp, synthetic_stores=3, synthetic_depts=5, synthetic_weeks=80, synthetic_seed=7)},
+        *week_range(SMALL_SPEC),
+        resources={
+            **_resources(first_tmp, synthetic_stores=3, synthetic_depts=5, synthetic_weeks=80, synthetic_seed=7)
+        },
         run_config={"ops": {"s3_datasets": {"config": {"prediction_length": 4}}}},
     )
     assert _metadata(again, "s3_datasets")["version"] == _metadata(first, "s3_datasets")["version"]
@@ -118,7 +139,9 @@ def test_same_data_same_dataset_version(run, tmp_path):
 
 
 def test_run_configs_are_valid_for_the_job():
-    job = dg.Definitions(assets=ASSETS, resources=_resources(Path("/nonexistent"))).resolve_implicit_global_asset_job_def()
+    job = dg.Definitions(
+        assets=ASSETS, resources=_resources(Path("/nonexistent"))
+    ).resolve_implicit_global_asset_job_def()
     for name in ("quick.yaml", "full.yaml"):
         config = yaml.safe_load((ROOT / "configs" / name).read_text())
         assert dg.validate_run_config(job, config), name
@@ -126,3 +149,62 @@ def test_run_configs_are_valid_for_the_job():
     assert quick["ops"]["tuning_run"]["config"]["max_trials"] <= 5
     full = yaml.safe_load((ROOT / "configs" / "full.yaml").read_text())
     assert full["ops"]["tuning_run"]["config"]["max_trials"] == 20
+
+
+def test_bad_source_fails_the_run_and_keeps_stored_weeks(tmp_path, small_source):
+    """raw_sales validates everything before storing: a bad file fails the run with an error
+    that names it, and the weeks already stored stay exactly as they were."""
+    import shutil
+
+    from deepar_assets.assets.data import raw_sales
+
+    good = tmp_path / "good"
+    shutil.copytree(small_source, good)
+    storage = StorageResource(location=str(tmp_path / "storage"))
+    resources = {"source": SalesSource(location=str(good)), "storage": storage}
+    first, _ = week_range(SMALL_SPEC)
+    assert materialize_weeks([raw_sales], first, "2010-04-09", resources=resources).success
+    store = FolderStore(tmp_path / "storage")
+    before = {key: store.get_bytes(key) for key in store.list_keys()}
+    assert len([k for k in before if k.startswith("raw/sales/")]) == 10
+
+    bad = tmp_path / "bad"
+    shutil.copytree(small_source, bad)
+    lines = (bad / "train.csv").read_text().splitlines()
+    fields = lines[5].split(",")
+    fields[3] = "lots"
+    lines[5] = ",".join(fields)
+    (bad / "train.csv").write_text("\n".join(lines) + "\n")
+    result = materialize_weeks(
+        [raw_sales],
+        "2010-04-16",
+        "2010-05-14",
+        resources={**resources, "source": SalesSource(location=str(bad))},
+        raise_on_error=False,
+    )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = (
+        failure.step_failure_data.error.cause.message
+        if failure.step_failure_data.error.cause
+        else failure.step_failure_data.error.message
+    )
+    assert "train.csv, line 6, column Weekly_Sales: found 'lots', expected a number" in message
+    assert {key: store.get_bytes(key) for key in store.list_keys()} == before
+
+
+def test_rematerializing_a_week_does_not_duplicate_rows(tmp_path, small_source):
+    from deepar_assets.assets.data import raw_sales
+    from deepar_assets.storage.raw import read_stored
+
+    resources = {
+        "source": SalesSource(location=str(small_source)),
+        "storage": StorageResource(location=str(tmp_path / "s")),
+    }
+    first, last = week_range(SMALL_SPEC)
+    assert materialize_weeks([raw_sales], first, last, resources=resources).success
+    rows = len(read_stored(FolderStore(tmp_path / "s")).sales)
+    assert dg.materialize([raw_sales], partition_key="2010-03-05", resources=resources).success
+    again = read_stored(FolderStore(tmp_path / "s")).sales
+    assert len(again) == rows
+    assert not again.duplicated(["Store", "Dept", "Date"]).any()

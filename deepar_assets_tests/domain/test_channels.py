@@ -512,3 +512,26 @@ def test_content_version_changes_with_one_value(tmp_path, base, week):
         same = files[channel_file(channel)] == changed_files[channel_file(channel)]
         assert same == (week >= ends[channel]), channel
     assert files[ENCODING_FILE] == changed_files[ENCODING_FILE]
+
+
+# --- rolling evaluation origins ---------------------------------------------------------------
+
+
+def test_rolling_origins_add_earlier_cuts_to_test_only(tmp_path):
+    encoded = encode_frames(tmp_path, frames_for(0))
+    one = split_channels(encoded, 4)
+    three = split_channels(encoded, 4, rolling_origins=3, origin_step=2)
+    assert [end for end, _ in three.extra_test_origins] == [one.ends[TEST] - 2, one.ends[TEST] - 4]
+    for channel in (TRAIN, VALIDATION):
+        np.testing.assert_array_equal(one.members[channel], three.members[channel])
+    extra = sum(len(m) for _, m in three.extra_test_origins)
+    assert three.record_count(TEST) == len(one.members[TEST]) + extra
+    lines = build_dataset_files(encoded, three)["test/data.json"].splitlines()
+    assert len(lines) == three.record_count(TEST)
+    # The main origin's records come first, the earlier cuts after, each shorter by the step.
+    main = {tuple(orjson.loads(line)["cat"]): len(orjson.loads(line)["target"]) for line in lines[: len(one.members[TEST])]}
+    for line in lines[len(one.members[TEST]) :]:
+        record = orjson.loads(line)
+        assert len(record["target"]) < main.get(tuple(record["cat"]), 10**6)
+    with pytest.raises(DataValidationError, match="rolling origin"):
+        split_channels(encoded, 4, rolling_origins=40)
