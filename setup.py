@@ -23,7 +23,15 @@ setup(
         "numpy==2.4.*",
         "pyarrow>=15",
         "orjson>=3.9",
+        # Charts in the metadata panel of Dagster's UI (PNG, Agg backend).
+        "matplotlib==3.10.*",
         "boto3>=1.34",
+        # The SageMaker backend takes DeepAR's image URI per region from the SDK (offline lookup):
+        # sagemaker-core is the core package of SDK v3, without sagemaker 3.x's mlflow/pyarrow
+        # pins (which would move pyarrow) and without SDK 2.x, which is on its deprecation path.
+        # Adds ~6 s and 13 small packages to an install (rich goes 15 -> 14.3); torch, numpy, pandas
+        # and pyarrow are untouched.
+        "sagemaker-core==2.27.*",
     ],
     extras_require={
         "test": [

@@ -25,7 +25,7 @@ def test_import_reads_no_settings_and_starts_no_heavy_libraries():
     """Settings are read when resources are used, not at import; torch/gluonts load lazily."""
     code = (
         "import os, sys; os.environ['DEEPAR_BACKEND'] = 'nonsense'; import deepar_assets; "
-        "print(','.join(m for m in ('torch', 'gluonts', 'optuna', 'lightning') if m in sys.modules))"
+        "print(','.join(m for m in ('torch', 'gluonts', 'optuna', 'lightning', 'sagemaker') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ), check=True)
     assert out.stdout.strip() == ""

@@ -30,6 +30,9 @@ def trials_table(result: TuningResult) -> dg.TableMetadataValue:
         dg.TableColumn("duration_s", "float"),
         *[dg.TableColumn(name, "string") for name in _HP_COLUMNS],
     ]
+    named = any(trial.name for trial in result.trials)  # engines that name their trials (SageMaker training jobs)
+    if named:
+        columns.append(dg.TableColumn("name", "string"))
     records = []
     for trial in result.trials:
         hp = trial.hyperparameters
@@ -41,6 +44,7 @@ def trials_table(result: TuningResult) -> dg.TableMetadataValue:
                     result.objective_metric: trial.objective,
                     "duration_s": trial.duration_s,
                     **{name: _fmt(hp.get(name)) for name in _HP_COLUMNS},
+                    **({"name": trial.name or ""} if named else {}),
                 }
             )
         )
@@ -53,7 +57,7 @@ def _fmt(value) -> str:
     return "" if value is None else str(value)
 
 
-@dg.asset(group_name=TRAINING_GROUP)
+@dg.asset(group_name=TRAINING_GROUP, backfill_policy=dg.BackfillPolicy.single_run())
 def tuning_run(
     context: dg.AssetExecutionContext,
     config: TuningConfig,
@@ -81,11 +85,12 @@ def tuning_run(
             "trials_failed": sum(t.state == "FAIL" for t in result.trials),
             "total_trial_seconds": round(sum(t.duration_s for t in result.trials), 1),
             "trials": trials_table(result),
+            **result.details,  # engine-specific: a SageMaker job's name, ARN and cost bound
         },
     )
 
 
-@dg.asset(group_name=TRAINING_GROUP)
+@dg.asset(group_name=TRAINING_GROUP, backfill_policy=dg.BackfillPolicy.single_run())
 def best_model(
     context: dg.AssetExecutionContext,
     tuning_run: TuningResult,
@@ -109,5 +114,6 @@ def best_model(
             "hyperparameters": dg.MetadataValue.json(card["hyperparameters"]),
             **{k: v for k, v in card.get("validation_metrics", {}).items()},
             **{f"seasonal_naive {k}": v for k, v in card.get("seasonal_naive_validation_metrics", {}).items()},
+            **model.details,  # engine-specific: SageMaker ARNs
         },
     )

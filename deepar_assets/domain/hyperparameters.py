@@ -131,9 +131,28 @@ def validate_space(space: SearchSpace) -> None:
             raise ConfigurationError(f"search space: {name} has Logarithmic scaling, so min_value must be above 0")
 
 
+def split_fixed(space: SearchSpace) -> tuple[dict[str, Any], SearchSpace]:
+    """(fixed values, searched ranges): a range whose minimum equals its maximum, or a
+    categorical range with one value, is not a range but a value (a static hyperparameter)."""
+    fixed: dict[str, Any] = {}
+    searched: SearchSpace = {}
+    for name, rng in space.items():
+        if isinstance(rng, CategoricalRange):
+            if len(rng.values) == 1:
+                fixed[name] = rng.values[0]
+            else:
+                searched[name] = rng
+        elif rng.min_value == rng.max_value:
+            fixed[name] = int(rng.min_value) if isinstance(rng, IntegerRange) else float(rng.min_value)
+        else:
+            searched[name] = rng
+    return fixed, searched
+
+
 def to_sagemaker_ranges(space: SearchSpace) -> dict[str, list[dict[str, Any]]]:
     """The ``ParameterRanges`` of a CreateHyperParameterTuningJob request. Ranges whose
-    minimum equals their maximum are not ranges: pass them as static hyperparameters."""
+    minimum equals their maximum are not ranges: take them out first with :func:`split_fixed`
+    and pass them as static hyperparameters."""
     ranges: dict[str, list[dict[str, Any]]] = {
         "IntegerParameterRanges": [],
         "ContinuousParameterRanges": [],

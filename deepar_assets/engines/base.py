@@ -52,6 +52,7 @@ class Trial:
     duration_s: float
     metrics: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    name: str | None = None  # the engine's own id of the trial (a SageMaker training job name)
 
 
 @dataclass
@@ -62,6 +63,9 @@ class TuningResult:
     dataset: DatasetRef
     trials: list[Trial]
     run_id: str = ""  # the engine's own id of the search (study name, tuning job name)
+    # Engine-specific facts worth showing beside the result (e.g. a tuning job's ARN and the
+    # most it could cost); plain values, shown as asset metadata as they are.
+    details: dict[str, Any] = field(default_factory=dict)
 
     def best(self) -> Trial:
         done = [t for t in self.trials if t.state == "COMPLETE" and t.objective is not None and math.isfinite(t.objective)]
@@ -76,6 +80,7 @@ class RegisteredModel:
     model_id: str
     uri: str  # where the model lives (folder, s3:// or an ARN)
     card: dict[str, Any]
+    details: dict[str, Any] = field(default_factory=dict)  # engine-specific facts (ARNs), shown as metadata
 
 
 class TrainingEngine(ABC):

@@ -6,6 +6,7 @@ from deepar_assets.domain.hyperparameters import (
     ContinuousRange,
     IntegerRange,
     from_strings,
+    split_fixed,
     to_sagemaker_ranges,
     to_strings,
     validate_space,
@@ -62,3 +63,18 @@ def test_sagemaker_ranges():
     lr = next(r for r in ranges["ContinuousParameterRanges"] if r["Name"] == "learning_rate")
     assert lr == {"Name": "learning_rate", "MinValue": "0.0001", "MaxValue": "0.01", "ScalingType": "Logarithmic"}
     assert ranges["CategoricalParameterRanges"] == [{"Name": "likelihood", "Values": ["student-T", "gaussian"]}]
+
+
+def test_split_fixed_takes_out_values_that_are_not_ranges():
+    space = {
+        "epochs": IntegerRange(20, 20),
+        "dropout_rate": ContinuousRange(0.1, 0.1),
+        "likelihood": CategoricalRange(("gaussian",)),
+        "num_cells": IntegerRange(30, 60),
+        "learning_rate": ContinuousRange(1e-4, 1e-2, "Logarithmic"),
+        "num_layers": IntegerRange(1, 2),
+    }
+    fixed, searched = split_fixed(space)
+    assert fixed == {"epochs": 20, "dropout_rate": 0.1, "likelihood": "gaussian"}
+    assert isinstance(fixed["epochs"], int) and isinstance(fixed["dropout_rate"], float)
+    assert set(searched) == {"num_cells", "learning_rate", "num_layers"} and searched["num_cells"] is space["num_cells"]
