@@ -70,7 +70,7 @@ def test_quick_graph_on_the_walmart_files(tmp_path):
 
     model = _metadata(result, "best_model")
     engine = LocalEngine(FolderStore(tmp_path / "storage"), tmp_path / "work")
-    predictor = engine.load(model["model_id"])
+    predictor = engine.load(model["model_id"], which="evaluated_predictor")
     ref = result.output_for_node("s3_datasets")
     validation = engine.read_channel(ref, "validation")
     assert len(validation) == datasets["validation_series"]

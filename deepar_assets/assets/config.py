@@ -110,6 +110,19 @@ class TuningConfig(dg.Config):
     )
     num_batches_per_epoch: int = Field(default=50, description="Batches per epoch (local engine).")
     num_eval_samples: int = Field(default=100, description="Sample paths drawn to estimate quantiles.")
+    parallel_trials: int = Field(
+        default=1, description="Local engine: trials run at once, sharing the cores (0: one per core)."
+    )
+    prune: bool = Field(
+        default=True,
+        description="Local engine: stop a trial early when its held-out loss after an epoch is worse than the "
+        "median of earlier trials at that epoch (Optuna's MedianPruner).",
+    )
+    store_fraction: float = Field(
+        default=1.0,
+        description="Local engine: tune on this share of the stores (drawn with the seed), then train the best "
+        "hyperparameters on all series.",
+    )
     search_space: SearchSpaceConfig = Field(default=SearchSpaceConfig(), description="The ranges searched.")
 
     def settings(self) -> TuningSettings:
@@ -119,4 +132,7 @@ class TuningConfig(dg.Config):
             objective_metric=self.objective_metric,
             num_batches_per_epoch=self.num_batches_per_epoch,
             num_eval_samples=self.num_eval_samples,
+            parallel_trials=self.parallel_trials,
+            prune=self.prune,
+            store_fraction=self.store_fraction,
         )

@@ -69,6 +69,7 @@ class Encoding:
     dynamic_feat: list[FeatureSpec]
     freq: str = FREQ
     start_format: str = "%Y-%m-%d %H:%M:%S"
+    holidays: list[str] = field(default_factory=list)  # weeks flagged IsHoliday (YYYY-MM-DD), for WMAE
 
     @property
     def cardinality(self) -> list[int]:
@@ -113,6 +114,7 @@ class Encoding:
                 dynamic_feat=[FeatureSpec(**f) for f in raw["dynamic_feat"]],
                 freq=raw["freq"],
                 start_format=raw["start_format"],
+                holidays=list(raw.get("holidays", [])),
             )
         except (KeyError, TypeError, ValueError) as exc:  # ValueError: not JSON at all
             raise EncodingError(f"encoding.json is not a valid encoding: {exc}") from None
@@ -272,7 +274,11 @@ def encode(raw: RawData, features: tuple[str, ...] = DEFAULT_FEATURES) -> Encode
         target=target,
         features=feature_tensor,
         store_row=codes[:, 0].astype(np.int64),
-        encoding=Encoding(cat=cats, dynamic_feat=specs),
+        encoding=Encoding(
+            cat=cats,
+            dynamic_feat=specs,
+            holidays=sorted(f"{d:%Y-%m-%d}" for d in raw.features.loc[raw.features["IsHoliday"], "Date"].unique()),
+        ),
         stats={
             "series": len(series),
             "rows": len(sales),

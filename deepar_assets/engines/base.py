@@ -41,6 +41,10 @@ class TuningSettings:
     objective_metric: str = DEFAULT_OBJECTIVE
     num_batches_per_epoch: int = 50
     num_eval_samples: int = 100
+    # Local engine only:
+    parallel_trials: int = 1  # trials at once (0: one per core)
+    prune: bool = True  # stop hopeless trials early (median rule on the held-out loss per epoch)
+    store_fraction: float = 1.0  # tune on this share of stores (drawn with the seed); best_model uses all
 
 
 @dataclass

@@ -16,10 +16,11 @@ import hashlib
 import json
 import logging
 import math
+import os
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from importlib import metadata
@@ -40,7 +41,8 @@ from deepar_assets.constants import (
 )
 from deepar_assets.domain import metrics
 from deepar_assets.domain.baselines import seasonal_naive
-from deepar_assets.domain.channels import parse_jsonl
+from deepar_assets.domain.channels import ENCODING_FILE, parse_jsonl
+from deepar_assets.domain.encoding import Encoding
 from deepar_assets.domain.hyperparameters import (
     CategoricalRange,
     ContinuousRange,
@@ -62,7 +64,15 @@ from deepar_assets.storage.base import ObjectStore
 from deepar_assets.storage.versions import read_verified
 
 MODEL_CARD = "model.json"
-PREDICTOR_DIR = "predictor"
+PREDICTOR_DIR = "predictor"  # refit on every week up to T: the model forecasts use
+EVALUATED_PREDICTOR_DIR = "evaluated_predictor"  # trained up to T - h: the model scored on validation
+VALIDATION_FORECASTS = "validation_forecasts.csv"
+# Series per prediction batch: sampling is compute-bound, so a few hundred rows × samples per
+# step amortize Python's per-batch work without thrashing the cache.
+PREDICT_BATCH_SIZE = 128
+# Pruning: the median rule starts after this many trials, and never before this many epochs.
+PRUNE_AFTER_TRIALS = 4
+PRUNE_WARMUP_EPOCHS = 3
 # Weekly lags of GluonTS's default set that a few years of weekly history can feed: recent
 # weeks and the same week a year earlier. The default set also reaches 2 and 3 years back,
 # which lengthens every training window by 100+ steps for lags that are mostly padding.
@@ -157,9 +167,10 @@ class LocalEngine(TrainingEngine):
 
     name = "local"
 
-    def __init__(self, store: ObjectStore, work_dir: Path):
+    def __init__(self, store: ObjectStore, work_dir: Path, study_db: Path | None = None):
         self.store = store
         self.work_dir = Path(work_dir)
+        self.study_db = Path(study_db) if study_db is not None else None  # None: an in-memory study
 
     # -- data -------------------------------------------------------------------------
     def read_channel(self, dataset: DatasetRef, channel: str) -> list[dict[str, Any]]:
@@ -170,11 +181,34 @@ class LocalEngine(TrainingEngine):
         return parse_jsonl(data, source=dataset.uri(f"{dataset.base}/{key}"))
 
     # -- training ---------------------------------------------------------------------
-    def fit(self, dataset: DatasetRef, records: list[dict[str, Any]], hp: dict[str, Any], settings: TuningSettings, seed: int):
-        """Train DeepAR with SageMaker-named hyperparameters on the given records."""
+    def fit(
+        self,
+        dataset: DatasetRef,
+        records: list[dict[str, Any]],
+        hp: dict[str, Any],
+        settings: TuningSettings,
+        seed: int,
+        validation: list[dict[str, Any]] | None = None,
+        on_epoch: Callable[[int, float], bool] | None = None,
+    ):
+        """Train DeepAR with SageMaker-named hyperparameters on the given records.
+
+        With ``validation`` records, GluonTS computes the held-out loss of their last
+        prediction_length weeks after every epoch and keeps the best epoch's weights;
+        ``on_epoch(epoch, val_loss)`` returning True stops training there (pruning)."""
         import lightning.pytorch as pl
         from gluonts.torch.model.deepar import DeepAREstimator
 
+        callbacks = []
+        if on_epoch is not None:
+
+            class _Report(pl.Callback):
+                def on_validation_epoch_end(self, trainer, module) -> None:
+                    loss = trainer.callback_metrics.get("val_loss")
+                    if loss is not None and not trainer.sanity_checking and on_epoch(trainer.current_epoch, float(loss)):
+                        trainer.should_stop = True
+
+            callbacks.append(_Report())
         self.work_dir.mkdir(parents=True, exist_ok=True)
         with quiet_training(), tempfile.TemporaryDirectory(dir=self.work_dir, prefix="train-") as scratch:
             pl.seed_everything(seed, workers=True, verbose=False)
@@ -203,13 +237,17 @@ class LocalEngine(TrainingEngine):
                     "logger": False,
                     "enable_progress_bar": False,
                     "enable_model_summary": False,
+                    "num_sanity_val_steps": 0,
+                    "callbacks": callbacks,
                 },
             )
             entries = to_gluonts_entries(records, dataset.freq)
+            held_out = to_gluonts_entries(validation, dataset.freq) if validation else None
             try:
-                predictor = estimator.train(entries, cache_data=True)
+                predictor = estimator.train(entries, validation_data=held_out, cache_data=True)
             except Exception as exc:  # noqa: BLE001 - re-raised with the trial's context
                 raise TrainingError(f"DeepAR training failed with {hp}: {type(exc).__name__}: {exc}") from exc
+        predictor.batch_size = PREDICT_BATCH_SIZE
         return predictor
 
     def forecast(self, predictor, dataset: DatasetRef, records: list[dict[str, Any]], seed: int, cut: int) -> dict[str, np.ndarray]:
@@ -255,29 +293,66 @@ class LocalEngine(TrainingEngine):
 
     # -- search -----------------------------------------------------------------------
     def tune(self, dataset: DatasetRef, space: SearchSpace, settings: TuningSettings, log: Log) -> TuningResult:
+        """Search the space with Optuna's TPE sampler. Trials train on ``train`` and are scored
+        on ``test``'s last prediction_length weeks; hopeless trials are pruned on the held-out
+        loss after each epoch. With a study database, the search is stored trial by trial and a
+        re-run with the same data and settings resumes it instead of starting over."""
         import optuna
+        import torch
 
         validate_space(space)
         if settings.max_trials < 1:
             raise ConfigurationError(f"max_trials must be at least 1, got {settings.max_trials}")
+        if not 0 < settings.store_fraction <= 1:
+            raise ConfigurationError(f"store_fraction must be in (0, 1], got {settings.store_fraction}")
         train = self.read_channel(dataset, "train")
         test = self.read_channel(dataset, TEST)
+        train, test, stores = _store_subset(train, test, settings.store_fraction, settings.seed)
+        parallel = settings.parallel_trials or (os.cpu_count() or 1)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study_name = f"deepar-{dataset.version}-seed{settings.seed}"
+        study_name = study_name_for(dataset.version, space, settings)
         study = optuna.create_study(
             study_name=study_name,
+            storage=self._study_storage(),
+            load_if_exists=True,
             direction="minimize",
             sampler=optuna.samplers.TPESampler(seed=settings.seed),
+            pruner=(
+                optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER_TRIALS, n_warmup_steps=PRUNE_WARMUP_EPOCHS)
+                if settings.prune
+                else optuna.pruners.NopPruner()
+            ),
         )
+        if study.user_attrs.get("store_subset") is None:
+            study.set_user_attr("store_subset", stores)
+        finished = [t for t in study.trials if t.state.is_finished()]
+        remaining = settings.max_trials - len(finished)
+        if finished:
+            log(f"resuming {study_name}: {len(finished)} of {settings.max_trials} trials already done")
         started = time.monotonic()
 
         def objective(trial: optuna.Trial) -> float:
             hp = suggest(trial, space)
             seed = settings.seed + trial.number
             trial.set_user_attr("seed", seed)
+            pruned = []
+
+            def report(epoch: int, loss: float) -> bool:
+                trial.report(loss, epoch)
+                if settings.prune and trial.should_prune():
+                    pruned.append(epoch)
+                    return True
+                return False
+
             try:
-                predictor = self.fit(dataset, train, hp, settings, seed)
+                began = time.monotonic()
+                predictor = self.fit(dataset, train, hp, settings, seed, validation=test, on_epoch=report)
+                trial.set_user_attr("train_seconds", round(time.monotonic() - began, 2))
+                if pruned:
+                    raise optuna.TrialPruned(f"pruned after epoch {pruned[0] + 1}")
+                began = time.monotonic()
                 scores, _, _ = self.evaluate(predictor, dataset, test, seed)
+                trial.set_user_attr("eval_seconds", round(time.monotonic() - began, 2))
             except (TrainingError, ConfigurationError) as exc:
                 trial.set_user_attr("error", str(exc)[:1000])
                 return math.nan  # Optuna records the trial as failed
@@ -287,15 +362,31 @@ class LocalEngine(TrainingEngine):
 
         def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             best = _best_value(study)
-            value = "failed: " + trial.user_attrs.get("error", "?") if trial.value is None or math.isnan(trial.value) else f"{trial.value:.5f}"
+            if trial.state == optuna.trial.TrialState.PRUNED:
+                value = f"pruned after {len(trial.intermediate_values)} epochs"
+            elif trial.value is None or math.isnan(trial.value):
+                value = "failed: " + trial.user_attrs.get("error", "?")
+            else:
+                value = f"{trial.value:.5f}"
             log(
-                f"trial {trial.number + 1}/{settings.max_trials} {trial.params} "
+                f"trial {trial.number + 1}/{settings.max_trials} {_short(trial.params)} "
                 f"{settings.objective_metric}={value} best={best if best is None else f'{best:.5f}'} "
                 f"elapsed={time.monotonic() - started:.0f}s"
             )
 
-        study.optimize(objective, n_trials=settings.max_trials, callbacks=[progress], gc_after_trial=True)
-        trials = [_to_trial(t, settings.objective_metric) for t in study.trials]
+        if remaining > 0:
+            threads = torch.get_num_threads()
+            # Parallel trials share the cores: one intra-op thread each instead of
+            # oversubscribing them.
+            torch.set_num_threads(max(1, threads // parallel) if parallel > 1 else threads)
+            try:
+                with quiet_training():
+                    study.optimize(
+                        objective, n_trials=remaining, n_jobs=parallel, callbacks=[progress], gc_after_trial=True
+                    )
+            finally:
+                torch.set_num_threads(threads)
+        trials = [_to_trial(t) for t in sorted(study.trials, key=lambda t: t.number)]
         return TuningResult(
             engine=self.name,
             objective_metric=settings.objective_metric,
@@ -303,27 +394,66 @@ class LocalEngine(TrainingEngine):
             dataset=dataset,
             trials=trials,
             run_id=study_name,
+            details={
+                "study": study_name,
+                "study_storage": str(self.study_db) if self.study_db else "in memory",
+                "parallel_trials": parallel,
+                "stores_in_search": len(stores) if stores is not None else "all",
+                "trials_pruned": sum(t.state == "PRUNED" for t in trials),
+            },
         )
+
+    def _study_storage(self):
+        import optuna
+
+        if self.study_db is None:
+            return None
+        self.study_db.parent.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            # Heartbeats mark the trials of a crashed run as failed, so a resumed search does
+            # not wait on them; Optuna calls the option experimental.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = optuna.storages.RDBStorage(
+                f"sqlite:///{self.study_db}",
+                engine_kwargs={"connect_args": {"timeout": 60}},
+                heartbeat_interval=60,
+                grace_period=180,
+            )
+        return storage
 
     # -- the best model -----------------------------------------------------------------
     def register_best(self, tuning: TuningResult, log: Log) -> RegisteredModel:
-        """Retrain the best trial's hyperparameters on the test channel's history (up to
-        T − h), score it on the validation window it has never seen, and save it with its
-        model card under ``models/<model id>/``."""
+        """Train the best trial's hyperparameters on the test channel's history (up to T − h)
+        and score it on the validation window, which no trial has seen, against seasonal
+        naive; write the validation forecasts decoded to Store/Dept; then refit on all weeks
+        up to T: that model is the one saved for forecasting. Both are recorded in the card."""
         best = tuning.best()
         dataset = tuning.dataset
         seed = tuning.settings.seed
+        h = dataset.prediction_length
         model_id = model_id_for(dataset.version, best.hyperparameters, seed)
         prefix = f"models/{model_id}"
-        log(f"training the best hyperparameters (trial {best.number} of {tuning.run_id}) on the test channel: {best.hyperparameters}")
+        encoding = Encoding.from_json(read_verified(self.store, dataset.base, ENCODING_FILE, dataset.manifest))
         test = self.read_channel(dataset, TEST)
         validation = self.read_channel(dataset, VALIDATION)
+
+        log(f"training the best hyperparameters (trial {best.number} of {tuning.run_id}) on the test channel: {best.hyperparameters}")
         started = time.monotonic()
-        predictor = self.fit(dataset, test, best.hyperparameters, tuning.settings, seed)
+        evaluated = self.fit(dataset, test, best.hyperparameters, tuning.settings, seed)
         train_s = time.monotonic() - started
-        scores, forecast, actual = self.evaluate(predictor, dataset, validation, seed)
-        validation_metrics = {name.replace("test:", "validation:"): value for name, value in scores.items()}
-        baseline = self._seasonal_naive_scores(dataset, validation, actual)
+        _, forecast, actual = self.evaluate(evaluated, dataset, validation, seed)
+        report = validation_report(validation, forecast, actual, encoding, h)
+        log(
+            "validation window: "
+            + ", ".join(f"{k}={v:.4g}" for k, v in report["metrics"]["model"].items())
+            + " | seasonal naive: "
+            + ", ".join(f"{k}={v:.4g}" for k, v in report["metrics"]["seasonal_naive"].items())
+        )
+
+        log("refitting on every week up to T (the validation channel) for forecasting")
+        started = time.monotonic()
+        final = self.fit(dataset, validation, best.hyperparameters, tuning.settings, seed)
+        refit_s = time.monotonic() - started
 
         card = {
             "model_id": model_id,
@@ -331,47 +461,136 @@ class LocalEngine(TrainingEngine):
             "model_type": "gluonts.torch.model.deepar (DeepAREstimator)",
             "data_version": dataset.version,
             "dataset_uri": dataset.uri(dataset.base),
-            "trained_on": f"test channel (history up to T - {dataset.prediction_length} weeks)",
+            "trained_on": f"validation channel: every week up to T = {dataset.last_week} (the model for forecasting)",
             "last_week": dataset.last_week,
-            "prediction_length": dataset.prediction_length,
+            "prediction_length": h,
             "freq": dataset.freq,
             "cardinality": dataset.cardinality,
             "dynamic_feat": dataset.dynamic_feat,
             "hyperparameters": best.hyperparameters,
             "objective": {"name": tuning.objective_metric, "value": best.objective, "trial": best.number},
             "tuning_run": tuning.run_id,
-            "validation_metrics": validation_metrics,
-            "seasonal_naive_validation_metrics": baseline,
+            "evaluation": {
+                "trained_on": f"test channel (weeks up to T - {h})",
+                "scored_on": f"validation window: the last {h} weeks, unseen by the search",
+                "series": report["series"],
+                "complete_series": report["complete_series"],
+                "metrics": report["metrics"],
+                "metrics_complete_series": report["metrics_complete"],
+                "forecasts": VALIDATION_FORECASTS,
+            },
+            "validation_metrics": {f"validation:{k}": v for k, v in report["metrics"]["model"].items()},
+            "seasonal_naive_validation_metrics": {
+                f"validation:{k}": v for k, v in report["metrics"]["seasonal_naive"].items()
+            },
             "seed": seed,
             "training_settings": asdict(tuning.settings),
-            "train_seconds": round(train_s, 1),
+            "train_seconds": {"evaluated_model": round(train_s, 1), "forecasting_model": round(refit_s, 1)},
             "library_versions": library_versions(),
         }
         self.work_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.work_dir, prefix="model-") as scratch:
-            predictor.serialize(Path(scratch))
-            self.store.put_folder(Path(scratch), f"{prefix}/{PREDICTOR_DIR}")
+            for predictor, folder in ((final, PREDICTOR_DIR), (evaluated, EVALUATED_PREDICTOR_DIR)):
+                (Path(scratch) / folder).mkdir()
+                predictor.serialize(Path(scratch) / folder)
+            report["frame"].to_csv(Path(scratch) / VALIDATION_FORECASTS, index=False, float_format="%.2f")
+            self.store.put_folder(Path(scratch), prefix)
+        # The card goes last: a model folder without model.json is an interrupted upload.
         self.store.put_bytes(f"{prefix}/{MODEL_CARD}", json.dumps(card, indent=1, sort_keys=True, default=str).encode())
         return RegisteredModel(model_id=model_id, uri=self.store.uri(prefix), card=card)
 
-    def _seasonal_naive_scores(self, dataset: DatasetRef, records: list[dict[str, Any]], actual: np.ndarray) -> dict[str, float]:
-        h = dataset.prediction_length
-        histories = [r[FIELD_TARGET][:-h] for r in records]
-        naive = np.stack([seasonal_naive(hist, h) for hist in histories])
-        return {
-            "validation:mean_wQuantileLoss": metrics.mean_weighted_quantile_loss(actual, {tau: naive for tau in QUANTILES}),
-            "validation:RMSE": metrics.rmse(actual, naive),
-        }
-
-    def load(self, model_id: str):
-        """Load a saved model's predictor from the store."""
+    def load(self, model_id: str, which: str = PREDICTOR_DIR):
+        """Load a saved model's predictor from the store: the forecasting model (refit to T)
+        by default, or ``evaluated_predictor`` (trained to T − h, the one scored)."""
         from gluonts.torch.model.predictor import PyTorchPredictor
 
+        if not self.store.exists(f"models/{model_id}/{MODEL_CARD}"):
+            raise TrainingError(
+                f"{self.store.uri(f'models/{model_id}')} has no {MODEL_CARD}: the model was never completely saved"
+            )
         self.work_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.work_dir, prefix="load-") as scratch:
-            folder = self.store.get_folder(f"models/{model_id}/{PREDICTOR_DIR}", Path(scratch))
+            folder = self.store.get_folder(f"models/{model_id}/{which}", Path(scratch))
             with quiet_training():
-                return PyTorchPredictor.deserialize(folder, device="cpu")
+                predictor = PyTorchPredictor.deserialize(folder, device="cpu")
+        predictor.batch_size = PREDICT_BATCH_SIZE
+        return predictor
+
+
+def validation_report(
+    records: list[dict[str, Any]], forecast: dict[str, np.ndarray], actual: np.ndarray, encoding: Encoding, h: int
+) -> dict[str, Any]:
+    """Metrics of the model and of seasonal naive on the validation window, over all series and
+    over the complete ones (every week observed), and the forecasts decoded to Store/Dept."""
+    histories = [r[FIELD_TARGET][:-h] for r in records]
+    starts = [pd.Timestamp(r[FIELD_START]) for r in records]
+    dates = np.stack([[s + pd.Timedelta(weeks=len(r[FIELD_TARGET]) - h + k) for k in range(h)] for s, r in zip(starts, records, strict=True)])
+    holidays = set(encoding.holidays)
+    holiday = np.vectorize(lambda d: f"{d:%Y-%m-%d}" in holidays)(dates)
+    naive = np.stack([seasonal_naive(history, h) for history in histories])
+    full_length = max(len(r[FIELD_TARGET]) for r in records)
+    complete = np.array([len(r[FIELD_TARGET]) == full_length and not np.isnan(r[FIELD_TARGET]).any() for r in records])
+
+    def scores(rows: np.ndarray) -> dict[str, dict[str, float]]:
+        model_q = {tau: forecast[f"p{round(tau * 100)}"][rows] for tau in QUANTILES}
+        hist = [histories[i] for i in np.flatnonzero(rows)]
+        return {
+            name: {
+                "WMAE": metrics.wmae(actual[rows], point[rows], holiday[rows]),
+                "mean_wQuantileLoss": metrics.mean_weighted_quantile_loss(actual[rows], quantiles),
+                "RMSE": metrics.rmse(actual[rows], point[rows]),
+                "MASE": metrics.mase(actual[rows], point[rows], hist),
+            }
+            for name, point, quantiles in (
+                ("model", forecast["mean"], model_q),
+                ("seasonal_naive", naive, {tau: naive[rows] for tau in QUANTILES}),
+            )
+        }
+
+    everything = np.ones(len(records), dtype=bool)
+    decoded = [encoding.decode(r[FIELD_CAT]) for r in records]
+    frame = pd.DataFrame(
+        {
+            "Store": np.repeat([d["Store"] for d in decoded], h),
+            "Dept": np.repeat([d["Dept"] for d in decoded], h),
+            "Date": [f"{d:%Y-%m-%d}" for d in dates.ravel()],
+            "mean": forecast["mean"].ravel(),
+            **{f"p{round(tau * 100)}": forecast[f"p{round(tau * 100)}"].ravel() for tau in QUANTILES},
+        }
+    )
+    return {
+        "series": len(records),
+        "complete_series": int(complete.sum()),
+        "metrics": scores(everything),
+        "metrics_complete": scores(complete) if complete.any() else {},
+        "frame": frame,
+    }
+
+
+def _store_subset(train, test, fraction: float, seed: int):
+    """The seed's tip: tune on a random subset of stores (cat position 0), then train the best
+    hyperparameters on all series. Returns the filtered channels and the stores kept."""
+    if fraction >= 1:
+        return train, test, None
+    codes = sorted({r[FIELD_CAT][0] for r in train})
+    keep = set(np.random.default_rng(seed).choice(codes, size=max(1, round(fraction * len(codes))), replace=False).tolist())
+    return (
+        [r for r in train if r[FIELD_CAT][0] in keep],
+        [r for r in test if r[FIELD_CAT][0] in keep],
+        sorted(int(c) for c in keep),
+    )
+
+
+def _short(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in params.items()}
+
+
+def study_name_for(data_version: str, space: SearchSpace, settings: TuningSettings) -> str:
+    """Same data, space and settings → same study, which a re-run resumes. The budget
+    (max_trials) and the parallelism are left out: raising the budget continues the study."""
+    search = {k: v for k, v in asdict(settings).items() if k not in ("max_trials", "parallel_trials")}
+    fingerprint = json.dumps([repr(sorted(space.items())), search], sort_keys=True, default=str)
+    return f"deepar-{data_version}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:10]}"
 
 
 def model_id_for(data_version: str, hyperparameters: dict[str, Any], seed: int) -> str:
@@ -386,7 +605,7 @@ def _best_value(study) -> float | None:
         return None
 
 
-def _to_trial(frozen, objective_metric: str) -> Trial:
+def _to_trial(frozen) -> Trial:
     duration = frozen.duration.total_seconds() if frozen.duration is not None else 0.0
     value = frozen.value
     failed = value is None or (isinstance(value, float) and math.isnan(value))
@@ -399,6 +618,6 @@ def _to_trial(frozen, objective_metric: str) -> Trial:
         state=state,
         objective=None if failed else float(value),
         duration_s=round(duration, 2),
-        metrics={k: v for k, v in frozen.user_attrs.items() if k.startswith("test:")},
+        metrics={k: v for k, v in frozen.user_attrs.items() if k.startswith("test:") or k.endswith("_seconds")},
         error=frozen.user_attrs.get("error"),
     )

@@ -38,6 +38,11 @@ class TrainingResource(dg.ConfigurableResource):
         default=None,
         description="local (GluonTS + Optuna on this machine) or sagemaker. Unset: $DEEPAR_BACKEND, else local.",
     )
+    study_db: str | None = Field(
+        default=None,
+        description="SQLite file where the local engine stores its Optuna studies, so that an interrupted "
+        "tuning_run resumes; default <deepar home>/optuna/studies.db.",
+    )
     work_dir: str | None = Field(
         default=None,
         description="Scratch space for training (checkpoints, temporary model files); default <deepar home>/work.",
@@ -122,7 +127,8 @@ class TrainingResource(dg.ConfigurableResource):
         from deepar_assets.engines.local import LocalEngine
 
         work = Path(self.work_dir) if self.work_dir else deepar_home() / "work"
-        return LocalEngine(store, work)
+        study_db = Path(self.study_db) if self.study_db else deepar_home() / "optuna" / "studies.db"
+        return LocalEngine(store, work, study_db=study_db)
 
     def sagemaker_settings(self) -> SageMakerSettings:
         from deepar_assets.engines.sagemaker import SageMakerSettings

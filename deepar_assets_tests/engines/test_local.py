@@ -70,11 +70,31 @@ def test_tune_register_reload_forecast(setup, tmp_path):
     assert card["seed"] == TINY.seed
     assert card["library_versions"]["gluonts"].startswith("0.17")
     assert card["validation_metrics"]["validation:mean_wQuantileLoss"] > 0
+    assert set(card["validation_metrics"]) == {
+        "validation:WMAE",
+        "validation:mean_wQuantileLoss",
+        "validation:RMSE",
+        "validation:MASE",
+    }
+    assert set(card["seasonal_naive_validation_metrics"]) == set(card["validation_metrics"])
+    assert card["trained_on"].startswith("validation channel")
 
-    # The saved model loads and forecasts every validation series exactly as the model that
-    # was scored (same seed, same samples, same metrics).
-    reloaded = engine.load(model.model_id)
+    # Validation forecasts, decoded to Store/Dept, one row per series and week.
+    import io
+
+    import pandas as pd
+
+    frame = pd.read_csv(io.BytesIO(store.get_bytes(f"models/{model.model_id}/validation_forecasts.csv")))
+    assert list(frame.columns) == ["Store", "Dept", "Date", "mean", *[f"p{q}" for q in range(10, 100, 10)]]
     validation = engine.read_channel(dataset, "validation")
+    assert len(frame) == len(validation) * dataset.prediction_length
+    assert frame["Date"].max() == dataset.last_week
+    assert (frame["p10"] <= frame["p90"]).all()
+
+    # The scored model loads and forecasts every validation series exactly as when it was
+    # scored (same seed, same samples, same metrics); the forecasting model loads too.
+    reloaded = engine.load(model.model_id, which="evaluated_predictor")
+    assert engine.load(model.model_id) is not None
     scores, forecast, _ = engine.evaluate(reloaded, dataset, validation, seed=TINY.seed)
     assert scores["test:mean_wQuantileLoss"] == pytest.approx(card["validation_metrics"]["validation:mean_wQuantileLoss"])
     assert forecast["mean"].shape == (len(validation), dataset.prediction_length)
@@ -111,3 +131,81 @@ def test_bad_space_is_refused_before_training(setup):
     engine, dataset, _ = setup
     with pytest.raises(ConfigurationError, match="num_layers"):
         engine.tune(dataset, {**TINY_SPACE, "num_layers": IntegerRange(1, 9)}, TINY, lambda _: None)
+
+
+def test_resume_continues_the_study_without_redoing_trials(setup, tmp_path):
+    """Stop after k trials, run again with a budget of N: only N - k trials train."""
+    _, dataset, store = setup
+    engine = LocalEngine(store, tmp_path / "work", study_db=tmp_path / "optuna" / "studies.db")
+    first = engine.tune(dataset, TINY_SPACE, TINY, lambda _: None)
+    assert [t.number for t in first.trials] == [1, 2]
+    lines = []
+    more = TuningSettings(**{**TINY.__dict__, "max_trials": 3})
+    second = engine.tune(dataset, TINY_SPACE, more, lines.append)
+    assert second.run_id == first.run_id
+    assert lines[0].startswith(f"resuming {first.run_id}: 2 of 3 trials already done")
+    assert [line for line in lines if line.startswith("trial ")] == [lines[-1]] and lines[-1].startswith("trial 3/3")
+    assert [(t.hyperparameters, t.objective) for t in second.trials[:2]] == [
+        (t.hyperparameters, t.objective) for t in first.trials
+    ]
+    # The whole budget done: a third call trains nothing.
+    again = engine.tune(dataset, TINY_SPACE, more, lines.append)
+    assert len(again.trials) == 3 and not lines[-1].startswith("trial ")
+
+
+def test_epoch_callback_stops_training(setup):
+    """The pruning hook: the held-out loss is reported after every epoch, and True stops."""
+    engine, dataset, _ = setup
+    train, test = engine.read_channel(dataset, "train"), engine.read_channel(dataset, "test")
+    hp = {**{k: r.min_value for k, r in TINY_SPACE.items() if hasattr(r, "min_value")}, "likelihood": "student-T"}
+    hp["epochs"] = 6
+    seen = []
+    engine.fit(dataset, train, hp, TINY, seed=1, validation=test, on_epoch=lambda e, loss: seen.append((e, loss)) or e >= 1)
+    assert [e for e, _ in seen] == [0, 1]
+    assert all(np.isfinite(loss) for _, loss in seen)
+
+
+def test_store_subset_is_seeded_and_reported(setup):
+    engine, dataset, _ = setup
+    settings = TuningSettings(max_trials=1, seed=2, num_batches_per_epoch=2, num_eval_samples=10, store_fraction=0.5)
+    result = engine.tune(dataset, TINY_SPACE, settings, lambda _: None)
+    assert result.details["stores_in_search"] == 2  # round(0.5 * 3 stores)
+    assert result.trials[0].state == "COMPLETE"
+    with pytest.raises(ConfigurationError, match="store_fraction"):
+        engine.tune(dataset, TINY_SPACE, TuningSettings(store_fraction=0), lambda _: None)
+
+
+def test_validation_report_known_answer():
+    """Two series, h = 2: a perfect model, seasonal naive off by known amounts."""
+    from deepar_assets.domain.encoding import CatSpec, Encoding
+    from deepar_assets.engines.local import validation_report
+
+    encoding = Encoding(
+        cat=[CatSpec("Store", [1, 2]), CatSpec("Dept", [5]), CatSpec("Type", ["A"])],
+        dynamic_feat=[],
+        holidays=["2011-02-25"],
+    )
+    weeks = 56  # 54 weeks of history + 2 scored
+    a = np.arange(weeks, dtype=float) + 100
+    b = np.full(weeks, 50.0)
+    b[10] = np.nan  # a missing week: series b is not complete
+    b[-1] = 60.0  # seasonal naive (50) is 10 short in the holiday week
+    records = [
+        {"start": "2010-02-05 00:00:00", "target": a, "cat": [0, 0, 0]},
+        {"start": "2010-02-05 00:00:00", "target": b, "cat": [1, 0, 0]},
+    ]
+    actual = np.stack([a[-2:], b[-2:]])
+    forecast = {"mean": actual.copy(), **{f"p{q}": actual.copy() for q in range(10, 100, 10)}}
+    report = validation_report(records, forecast, actual, encoding, h=2)
+    assert report["series"] == 2 and report["complete_series"] == 1
+    model, naive = report["metrics"]["model"], report["metrics"]["seasonal_naive"]
+    assert model["WMAE"] == 0 and model["RMSE"] == 0 and model["mean_wQuantileLoss"] == 0
+    # Seasonal naive: series a is 52 below (a linear trend) both weeks; series b is exact, then
+    # 10 short. The second week (2011-02-25) is a holiday, weighted 5:
+    # WMAE = (52·1 + 52·5 + 0·1 + 10·5) / (1 + 5 + 1 + 5).
+    assert naive["WMAE"] == pytest.approx((52 + 52 * 5 + 0 + 10 * 5) / 12)
+    assert naive["RMSE"] == pytest.approx(np.sqrt((52**2 * 2 + 10**2) / 4))
+    frame = report["frame"]
+    assert frame[["Store", "Dept"]].drop_duplicates().values.tolist() == [[1, 5], [2, 5]]
+    assert frame["Date"].tolist() == ["2011-02-18", "2011-02-25"] * 2
+    assert report["metrics_complete"]["seasonal_naive"]["WMAE"] == pytest.approx(52.0)
