@@ -317,11 +317,7 @@ class LocalEngine(TrainingEngine):
             load_if_exists=True,
             direction="minimize",
             sampler=optuna.samplers.TPESampler(seed=settings.seed),
-            pruner=(
-                optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER_TRIALS, n_warmup_steps=PRUNE_WARMUP_EPOCHS)
-                if settings.prune
-                else optuna.pruners.NopPruner()
-            ),
+            pruner=_pruner(settings),
         )
         if study.user_attrs.get("store_subset") is None:
             study.set_user_attr("store_subset", stores)
@@ -331,61 +327,49 @@ class LocalEngine(TrainingEngine):
             log(f"resuming {study_name}: {len(finished)} of {settings.max_trials} trials already done")
         started = time.monotonic()
 
-        def objective(trial: optuna.Trial) -> float:
-            hp = suggest(trial, space)
-            seed = settings.seed + trial.number
-            trial.set_user_attr("seed", seed)
-            pruned = []
+        objective = _Objective(self.work_dir, dataset, space, settings, train, test)
+        logged: set[int] = {t.number for t in finished}
 
-            def report(epoch: int, loss: float) -> bool:
-                trial.report(loss, epoch)
-                if settings.prune and trial.should_prune():
-                    pruned.append(epoch)
-                    return True
-                return False
-
-            try:
-                began = time.monotonic()
-                predictor = self.fit(dataset, train, hp, settings, seed, validation=test, on_epoch=report)
-                trial.set_user_attr("train_seconds", round(time.monotonic() - began, 2))
-                if pruned:
-                    raise optuna.TrialPruned(f"pruned after epoch {pruned[0] + 1}")
-                began = time.monotonic()
-                scores, _, _ = self.evaluate(predictor, dataset, test, seed)
-                trial.set_user_attr("eval_seconds", round(time.monotonic() - began, 2))
-            except (TrainingError, ConfigurationError) as exc:
-                trial.set_user_attr("error", str(exc)[:1000])
-                return math.nan  # Optuna records the trial as failed
-            for name, value in scores.items():
-                trial.set_user_attr(name, value)
-            return scores[settings.objective_metric]
-
-        def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        def log_finished(study: optuna.Study, *_: Any) -> None:
+            """One line per finished trial, whichever process ran it, in trial order."""
             best = _best_value(study)
-            if trial.state == optuna.trial.TrialState.PRUNED:
-                value = f"pruned after {len(trial.intermediate_values)} epochs"
-            elif trial.value is None or math.isnan(trial.value):
-                value = "failed: " + trial.user_attrs.get("error", "?")
-            else:
-                value = f"{trial.value:.5f}"
-            log(
-                f"trial {trial.number + 1}/{settings.max_trials} {_short(trial.params)} "
-                f"{settings.objective_metric}={value} best={best if best is None else f'{best:.5f}'} "
-                f"elapsed={time.monotonic() - started:.0f}s"
-            )
+            for trial in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
+                if trial.number in logged or not trial.state.is_finished():
+                    continue
+                logged.add(trial.number)
+                if trial.state == optuna.trial.TrialState.PRUNED:
+                    value = f"pruned after {len(trial.intermediate_values)} epochs"
+                elif trial.value is None or math.isnan(trial.value):
+                    value = "failed: " + trial.user_attrs.get("error", "?")
+                else:
+                    value = f"{trial.value:.5f}"
+                log(
+                    f"trial {trial.number + 1}/{settings.max_trials} {_short(trial.params)} "
+                    f"{settings.objective_metric}={value} best={best if best is None else f'{best:.5f}'} "
+                    f"elapsed={time.monotonic() - started:.0f}s"
+                )
 
         if remaining > 0:
             threads = torch.get_num_threads()
-            # Parallel trials share the cores: one intra-op thread each instead of
-            # oversubscribing them.
-            torch.set_num_threads(max(1, threads // parallel) if parallel > 1 else threads)
+            # One intra-op thread per trial: DeepAR's small recurrent kernels gain little from
+            # a second thread, and lose a lot when another process holds the other core.
+            torch.set_num_threads(1)
+            # The remaining trials split evenly between the processes: each knows its share
+            # up front, so the budget is never overshot.
+            shares = [remaining // parallel + (1 if i < remaining % parallel else 0) for i in range(parallel)]
+            workers = self._start_workers(objective, study_name, settings, [n for n in shares[1:] if n])
             try:
                 with quiet_training():
-                    study.optimize(
-                        objective, n_trials=remaining, n_jobs=parallel, callbacks=[progress], gc_after_trial=True
-                    )
+                    study.optimize(objective, n_trials=shares[0], callbacks=[log_finished], gc_after_trial=True)
+                for worker in workers:
+                    worker.join()
             finally:
+                for worker in workers:
+                    if worker.is_alive():  # the run was interrupted: stop the other trials too
+                        worker.terminate()
+                        worker.join()
                 torch.set_num_threads(threads)
+            log_finished(study)
         trials = [_to_trial(t) for t in sorted(study.trials, key=lambda t: t.number)]
         return TuningResult(
             engine=self.name,
@@ -402,6 +386,28 @@ class LocalEngine(TrainingEngine):
                 "trials_pruned": sum(t.state == "PRUNED" for t in trials),
             },
         )
+
+    def _start_workers(self, objective: _Objective, study_name: str, settings: TuningSettings, shares: list[int]) -> list:
+        """Run ``shares[i]`` trials in each of ``len(shares)`` more processes on the same study
+        (spawned: a fresh interpreter each, so the GIL and torch's thread pool are their own)."""
+        import multiprocessing
+
+        if not shares:
+            return []
+        if self.study_db is None:
+            raise ConfigurationError("parallel_trials > 1 needs a study database (the trials share it)")
+        context = multiprocessing.get_context("spawn")
+        workers = []
+        for index, trials in enumerate(shares):
+            worker = context.Process(
+                target=_search_worker,
+                args=(objective, study_name, str(self.study_db), settings.seed + 1000 * (index + 1), trials),
+                name=f"deepar-trials-{index + 1}",
+                daemon=True,
+            )
+            worker.start()
+            workers.append(worker)
+        return workers
 
     def _study_storage(self):
         import optuna
@@ -567,6 +573,76 @@ def validation_report(
     }
 
 
+class _Objective:
+    """One trial: draw hyperparameters, train on ``train`` with the held-out loss of ``test``
+    reported after each epoch (for pruning), score ``test``'s last prediction_length weeks.
+    Picklable, so worker processes run the very same objective."""
+
+    def __init__(self, work_dir: Path, dataset: DatasetRef, space: SearchSpace, settings: TuningSettings, train, test):
+        self.work_dir, self.dataset, self.space, self.settings = work_dir, dataset, space, settings
+        self.train, self.test = train, test
+
+    def __call__(self, trial) -> float:
+        import optuna
+
+        engine = LocalEngine(store=None, work_dir=self.work_dir)  # training and scoring need no store
+        settings, dataset = self.settings, self.dataset
+        hp = suggest(trial, self.space)
+        seed = settings.seed + trial.number
+        trial.set_user_attr("seed", seed)
+        pruned = []
+
+        def report(epoch: int, loss: float) -> bool:
+            trial.report(loss, epoch)
+            trial.set_user_attr("epochs_run", epoch + 1)
+            if settings.prune and trial.should_prune():
+                pruned.append(epoch)
+                return True
+            return False
+
+        try:
+            began = time.monotonic()
+            predictor = engine.fit(dataset, self.train, hp, settings, seed, validation=self.test, on_epoch=report)
+            trial.set_user_attr("train_seconds", round(time.monotonic() - began, 2))
+            if pruned:
+                raise optuna.TrialPruned(f"pruned after epoch {pruned[0] + 1}")
+            began = time.monotonic()
+            scores, _, _ = engine.evaluate(predictor, dataset, self.test, seed)
+            trial.set_user_attr("eval_seconds", round(time.monotonic() - began, 2))
+        except (TrainingError, ConfigurationError) as exc:
+            trial.set_user_attr("error", str(exc)[:1000])
+            return math.nan  # Optuna records the trial as failed
+        for name, value in scores.items():
+            trial.set_user_attr(name, value)
+        return scores[settings.objective_metric]
+
+
+def _search_worker(objective: _Objective, study_name: str, study_db: str, seed: int, trials: int) -> None:
+    """A worker process: run its share of the trials of the shared study."""
+    import optuna
+    import torch
+
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    engine = LocalEngine(store=None, work_dir=objective.work_dir, study_db=Path(study_db))
+    study = optuna.load_study(
+        study_name=study_name,
+        storage=engine._study_storage(),
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=_pruner(objective.settings),
+    )
+    with quiet_training():
+        study.optimize(objective, n_trials=trials, gc_after_trial=True)
+
+
+def _pruner(settings: TuningSettings):
+    import optuna
+
+    if not settings.prune:
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER_TRIALS, n_warmup_steps=PRUNE_WARMUP_EPOCHS)
+
+
 def _store_subset(train, test, fraction: float, seed: int):
     """The seed's tip: tune on a random subset of stores (cat position 0), then train the best
     hyperparameters on all series. Returns the filtered channels and the stores kept."""
@@ -618,6 +694,10 @@ def _to_trial(frozen) -> Trial:
         state=state,
         objective=None if failed else float(value),
         duration_s=round(duration, 2),
-        metrics={k: v for k, v in frozen.user_attrs.items() if k.startswith("test:") or k.endswith("_seconds")},
+        metrics={
+            k: v
+            for k, v in frozen.user_attrs.items()
+            if k.startswith("test:") or k.endswith("_seconds") or k == "epochs_run"
+        },
         error=frozen.user_attrs.get("error"),
     )

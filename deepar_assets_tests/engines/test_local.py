@@ -209,3 +209,19 @@ def test_validation_report_known_answer():
     assert frame[["Store", "Dept"]].drop_duplicates().values.tolist() == [[1, 5], [2, 5]]
     assert frame["Date"].tolist() == ["2011-02-18", "2011-02-25"] * 2
     assert report["metrics_complete"]["seasonal_naive"]["WMAE"] == pytest.approx(52.0)
+
+
+def test_parallel_trials_share_one_study(setup, tmp_path):
+    """Two processes run trials of the same stored study until the budget is used, and every
+    finished trial is logged once, whichever process ran it."""
+    _, dataset, store = setup
+    engine = LocalEngine(store, tmp_path / "work", study_db=tmp_path / "optuna" / "studies.db")
+    settings = TuningSettings(max_trials=3, seed=9, num_batches_per_epoch=2, num_eval_samples=10, parallel_trials=2)
+    lines = []
+    result = engine.tune(dataset, TINY_SPACE, settings, lines.append)
+    assert sorted(t.number for t in result.trials) == [1, 2, 3]
+    assert all(t.state == "COMPLETE" for t in result.trials), [t.error for t in result.trials]
+    assert sorted(line.split()[1] for line in lines if line.startswith("trial ")) == ["1/3", "2/3", "3/3"]
+    assert result.details["parallel_trials"] == 2
+    with pytest.raises(ConfigurationError, match="study database"):
+        LocalEngine(store, tmp_path / "work").tune(dataset, TINY_SPACE, settings, lines.append)
