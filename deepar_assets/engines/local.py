@@ -100,6 +100,20 @@ def quiet_training() -> Iterator[None]:
                 logging.getLogger(name).setLevel(level)
 
 
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Train with one intra-op thread: DeepAR's small recurrent kernels gain little from a
+    second one, and training ran 5x slower with two whenever another process held a core."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def library_versions() -> dict[str, str]:
     names = ("deepar-assets", "gluonts", "torch", "lightning", "optuna", "numpy", "pandas", "dagster")
     versions = {}
@@ -210,7 +224,7 @@ class LocalEngine(TrainingEngine):
 
             callbacks.append(_Report())
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        with quiet_training(), tempfile.TemporaryDirectory(dir=self.work_dir, prefix="train-") as scratch:
+        with quiet_training(), one_torch_thread(), tempfile.TemporaryDirectory(dir=self.work_dir, prefix="train-") as scratch:
             pl.seed_everything(seed, workers=True, verbose=False)
             estimator = DeepAREstimator(
                 freq=dataset.freq,
@@ -298,7 +312,6 @@ class LocalEngine(TrainingEngine):
         loss after each epoch. With a study database, the search is stored trial by trial and a
         re-run with the same data and settings resumes it instead of starting over."""
         import optuna
-        import torch
 
         validate_space(space)
         if settings.max_trials < 1:
@@ -350,10 +363,6 @@ class LocalEngine(TrainingEngine):
                 )
 
         if remaining > 0:
-            threads = torch.get_num_threads()
-            # One intra-op thread per trial: DeepAR's small recurrent kernels gain little from
-            # a second thread, and lose a lot when another process holds the other core.
-            torch.set_num_threads(1)
             # The remaining trials split evenly between the processes: each knows its share
             # up front, so the budget is never overshot.
             shares = [remaining // parallel + (1 if i < remaining % parallel else 0) for i in range(parallel)]
@@ -368,7 +377,6 @@ class LocalEngine(TrainingEngine):
                     if worker.is_alive():  # the run was interrupted: stop the other trials too
                         worker.terminate()
                         worker.join()
-                torch.set_num_threads(threads)
             log_finished(study)
         trials = [_to_trial(t) for t in sorted(study.trials, key=lambda t: t.number)]
         return TuningResult(
@@ -620,9 +628,7 @@ class _Objective:
 def _search_worker(objective: _Objective, study_name: str, study_db: str, seed: int, trials: int) -> None:
     """A worker process: run its share of the trials of the shared study."""
     import optuna
-    import torch
 
-    torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     engine = LocalEngine(store=None, work_dir=objective.work_dir, study_db=Path(study_db))
     study = optuna.load_study(
