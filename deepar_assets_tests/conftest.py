@@ -24,6 +24,20 @@ def _seed(request):
     return seed
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_session(tmp_path_factory):
+    """Module- and session-scoped fixtures run before function-scoped ones: give them, too, a
+    Dagster home of their own and no DEEPAR_* settings, so nothing lands in the repository."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith("DEEPAR_"):
+                patch.delenv(name)
+        home = tmp_path_factory.mktemp("session_dagster_home")
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        patch.setenv("DAGSTER_HOME", str(home))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path_factory):
     """No test reads the developer's DEEPAR_* settings or writes into the working directory."""

@@ -111,7 +111,9 @@ class TuningConfig(dg.Config):
     num_batches_per_epoch: int = Field(default=50, description="Batches per epoch (local engine).")
     num_eval_samples: int = Field(default=100, description="Sample paths drawn to estimate quantiles.")
     parallel_trials: int = Field(
-        default=1, description="Local engine: trials run at once, sharing the cores (0: one per core)."
+        default=0,
+        description="Local engine: trials run at once in worker processes (0: one per core). best_model also "
+        "refits in a second process when this is not 1.",
     )
     prune: bool = Field(
         default=True,

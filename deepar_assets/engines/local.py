@@ -451,66 +451,82 @@ class LocalEngine(TrainingEngine):
         test = self.read_channel(dataset, TEST)
         validation = self.read_channel(dataset, VALIDATION)
 
-        log(f"training the best hyperparameters (trial {best.number} of {tuning.run_id}) on the test channel: {best.hyperparameters}")
-        started = time.monotonic()
-        evaluated = self.fit(dataset, test, best.hyperparameters, tuning.settings, seed)
-        train_s = time.monotonic() - started
-        _, forecast, actual = self.evaluate(evaluated, dataset, validation, seed)
-        report = validation_report(validation, forecast, actual, encoding, h)
-        log(
-            "validation window: "
-            + ", ".join(f"{k}={v:.4g}" for k, v in report["metrics"]["model"].items())
-            + " | seasonal naive: "
-            + ", ".join(f"{k}={v:.4g}" for k, v in report["metrics"]["seasonal_naive"].items())
-        )
-
-        log("refitting on every week up to T (the validation channel) for forecasting")
-        started = time.monotonic()
-        final = self.fit(dataset, validation, best.hyperparameters, tuning.settings, seed)
-        refit_s = time.monotonic() - started
-
-        card = {
-            "model_id": model_id,
-            "engine": self.name,
-            "model_type": "gluonts.torch.model.deepar (DeepAREstimator)",
-            "data_version": dataset.version,
-            "dataset_uri": dataset.uri(dataset.base),
-            "trained_on": f"validation channel: every week up to T = {dataset.last_week} (the model for forecasting)",
-            "last_week": dataset.last_week,
-            "prediction_length": h,
-            "freq": dataset.freq,
-            "cardinality": dataset.cardinality,
-            "dynamic_feat": dataset.dynamic_feat,
-            "hyperparameters": best.hyperparameters,
-            "objective": {"name": tuning.objective_metric, "value": best.objective, "trial": best.number},
-            "tuning_run": tuning.run_id,
-            "evaluation": {
-                "trained_on": f"test channel (weeks up to T - {h})",
-                "scored_on": f"validation window: the last {h} weeks, unseen by the search",
-                "series": report["series"],
-                "complete_series": report["complete_series"],
-                "metrics": report["metrics"],
-                "metrics_complete_series": report["metrics_complete"],
-                "forecasts": VALIDATION_FORECASTS,
-            },
-            "validation_metrics": {f"validation:{k}": v for k, v in report["metrics"]["model"].items()},
-            "seasonal_naive_validation_metrics": {
-                f"validation:{k}": v for k, v in report["metrics"]["seasonal_naive"].items()
-            },
-            "seed": seed,
-            "training_settings": asdict(tuning.settings),
-            "train_seconds": {"evaluated_model": round(train_s, 1), "forecasting_model": round(refit_s, 1)},
-            "library_versions": library_versions(),
-        }
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=self.work_dir, prefix="model-") as scratch:
-            for predictor, folder in ((final, PREDICTOR_DIR), (evaluated, EVALUATED_PREDICTOR_DIR)):
-                (Path(scratch) / folder).mkdir()
-                predictor.serialize(Path(scratch) / folder)
-            report["frame"].to_csv(Path(scratch) / VALIDATION_FORECASTS, index=False, float_format="%.2f")
-            self.store.put_folder(Path(scratch), prefix)
-        # The card goes last: a model folder without model.json is an interrupted upload.
-        self.store.put_bytes(f"{prefix}/{MODEL_CARD}", json.dumps(card, indent=1, sort_keys=True, default=str).encode())
+        scratch_dir = tempfile.TemporaryDirectory(dir=self.work_dir, prefix="model-")
+        scratch = Path(scratch_dir.name)
+        parallel = (tuning.settings.parallel_trials or (os.cpu_count() or 1)) > 1
+        refit = None
+        try:
+            began = time.monotonic()
+            if parallel:  # the refit needs nothing from the evaluation: run it at the same time
+                log("refitting on every week up to T (the validation channel) in a second process")
+                refit = _spawn(_fit_to_folder, self.work_dir, dataset, validation, best.hyperparameters, tuning.settings, seed, scratch / PREDICTOR_DIR)
+            log(f"training the best hyperparameters (trial {best.number} of {tuning.run_id}) on the test channel: {best.hyperparameters}")
+            evaluated = self.fit(dataset, test, best.hyperparameters, tuning.settings, seed)
+            train_s = time.monotonic() - began
+            _, forecast, actual = self.evaluate(evaluated, dataset, validation, seed)
+            report = validation_report(validation, forecast, actual, encoding, h)
+            log(
+                "validation window: "
+                + ", ".join(f"{k}={v:.4g}" for k, v in report["metrics"]["model"].items())
+                + " | seasonal naive: "
+                + ", ".join(f"{k}={v:.4g}" for k, v in report["metrics"]["seasonal_naive"].items())
+            )
+            if refit is None:
+                log("refitting on every week up to T (the validation channel) for forecasting")
+                _fit_to_folder(self.work_dir, dataset, validation, best.hyperparameters, tuning.settings, seed, scratch / PREDICTOR_DIR)
+            else:
+                refit.join()
+                if refit.exitcode != 0:
+                    raise TrainingError(
+                        f"refitting {best.hyperparameters} on the validation channel of {dataset.version} failed "
+                        f"(worker exit code {refit.exitcode})"
+                    )
+            both_s = time.monotonic() - began
+            (scratch / EVALUATED_PREDICTOR_DIR).mkdir()
+            evaluated.serialize(scratch / EVALUATED_PREDICTOR_DIR)
+            report["frame"].to_csv(scratch / VALIDATION_FORECASTS, index=False, float_format="%.2f")
+            card = {
+                "model_id": model_id,
+                "engine": self.name,
+                "model_type": "gluonts.torch.model.deepar (DeepAREstimator)",
+                "data_version": dataset.version,
+                "dataset_uri": dataset.uri(dataset.base),
+                "trained_on": f"validation channel: every week up to T = {dataset.last_week} (the model for forecasting)",
+                "last_week": dataset.last_week,
+                "prediction_length": h,
+                "freq": dataset.freq,
+                "cardinality": dataset.cardinality,
+                "dynamic_feat": dataset.dynamic_feat,
+                "hyperparameters": best.hyperparameters,
+                "objective": {"name": tuning.objective_metric, "value": best.objective, "trial": best.number},
+                "tuning_run": tuning.run_id,
+                "evaluation": {
+                    "trained_on": f"test channel (weeks up to T - {h})",
+                    "scored_on": f"validation window: the last {h} weeks, unseen by the search",
+                    "series": report["series"],
+                    "complete_series": report["complete_series"],
+                    "metrics": report["metrics"],
+                    "metrics_complete_series": report["metrics_complete"],
+                    "forecasts": VALIDATION_FORECASTS,
+                },
+                "validation_metrics": {f"validation:{k}": v for k, v in report["metrics"]["model"].items()},
+                "seasonal_naive_validation_metrics": {
+                    f"validation:{k}": v for k, v in report["metrics"]["seasonal_naive"].items()
+                },
+                "seed": seed,
+                "training_settings": asdict(tuning.settings),
+                "train_seconds": {"evaluated_model": round(train_s, 1), "both_models_wall": round(both_s, 1)},
+                "library_versions": library_versions(),
+            }
+            self.store.put_folder(scratch, prefix)
+            # The card goes last: a model folder without model.json is an interrupted upload.
+            self.store.put_bytes(f"{prefix}/{MODEL_CARD}", json.dumps(card, indent=1, sort_keys=True, default=str).encode())
+        finally:
+            if refit is not None and refit.is_alive():  # interrupted: stop the refit too
+                refit.terminate()
+                refit.join()
+            scratch_dir.cleanup()
         return RegisteredModel(model_id=model_id, uri=self.store.uri(prefix), card=card)
 
     def load(self, model_id: str, which: str = PREDICTOR_DIR):
@@ -623,6 +639,23 @@ class _Objective:
         for name, value in scores.items():
             trial.set_user_attr(name, value)
         return scores[settings.objective_metric]
+
+
+def _fit_to_folder(work_dir: Path, dataset: DatasetRef, records, hp: dict[str, Any], settings: TuningSettings, seed: int, folder: Path) -> None:
+    """Train and serialize a predictor into ``folder`` (also the body of a worker process)."""
+    predictor = LocalEngine(store=None, work_dir=work_dir).fit(dataset, records, hp, settings, seed)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    predictor.serialize(Path(folder))
+
+
+def _spawn(target: Callable[..., None], *args: Any):
+    """Start ``target(*args)`` in a spawned process (a fresh interpreter: its own GIL and
+    torch thread pool)."""
+    import multiprocessing
+
+    process = multiprocessing.get_context("spawn").Process(target=target, args=args, daemon=True)
+    process.start()
+    return process
 
 
 def _search_worker(objective: _Objective, study_name: str, study_db: str, seed: int, trials: int) -> None:

@@ -43,7 +43,7 @@ def _resources(tmp_path: Path, **source) -> dict:
     return {
         "source": SalesSource(synthetic_dir=str(tmp_path / "synthetic"), **source),
         "storage": StorageResource(location=str(tmp_path / "storage")),
-        "training": TrainingResource(work_dir=str(tmp_path / "work")),
+        "training": TrainingResource(work_dir=str(tmp_path / "work"), study_db=str(tmp_path / "optuna.db")),
     }
 
 

@@ -61,7 +61,7 @@ def _run(tmp_path):
             synthetic_seed=SMALL_SPEC.seed,
         ),
         "storage": StorageResource(sse="AES256", max_attempts=3),
-        "training": TrainingResource(work_dir=str(tmp_path / "work")),
+        "training": TrainingResource(work_dir=str(tmp_path / "work"), study_db=str(tmp_path / "optuna.db")),
     }
     run_config = copy.deepcopy(TINY_RUN_CONFIG)
     run_config["ops"]["s3_datasets"]["config"]["compress"] = True

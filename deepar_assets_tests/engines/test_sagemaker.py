@@ -224,19 +224,25 @@ def test_tuning_job_request_as_stored_by_the_endpoint(dataset, sm, s3, cards):
     assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 20, "MaxParallelTrainingJobs": 3}
     assert config["RandomSeed"] == 42 and config["TrainingJobEarlyStoppingType"] == "Off"
     ranges = config["ParameterRanges"]
-    assert {r["Name"]: (r["MinValue"], r["MaxValue"], r["ScalingType"]) for r in ranges["IntegerParameterRanges"]} == {
-        "epochs": ("10", "40", "Auto"),
-        "context_length": ("13", "52", "Auto"),
-        "num_cells": ("30", "100", "Auto"),
-        "num_layers": ("1", "3", "Auto"),
-        "mini_batch_size": ("32", "128", "Logarithmic"),
-        "embedding_dimension": ("2", "16", "Auto"),
+    # The shared search space, exactly, as SageMaker stores it (strings).
+    expected = {
+        name: (str(rng.min_value), str(rng.max_value), rng.scaling)
+        for name, rng in DEFAULT_SEARCH_SPACE.items()
+        if hasattr(rng, "min_value")
     }
-    assert {
-        r["Name"]: (r["MinValue"], r["MaxValue"], r["ScalingType"]) for r in ranges["ContinuousParameterRanges"]
-    } == {
-        "learning_rate": ("0.0001", "0.01", "Logarithmic"),
-        "dropout_rate": ("0.0", "0.2", "Auto"),
+    stored = {
+        r["Name"]: (r["MinValue"], r["MaxValue"], r["ScalingType"])
+        for kind in ("IntegerParameterRanges", "ContinuousParameterRanges")
+        for r in ranges[kind]
+    }
+    assert stored == expected
+    assert {r["Name"] for r in ranges["IntegerParameterRanges"]} == {
+        "epochs",
+        "context_length",
+        "num_cells",
+        "num_layers",
+        "mini_batch_size",
+        "embedding_dimension",
     }
     assert ranges["CategoricalParameterRanges"] == [{"Name": "likelihood", "Values": ["student-T", "gaussian"]}]
 
