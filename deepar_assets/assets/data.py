@@ -7,15 +7,19 @@ import pandas as pd
 
 from deepar_assets.assets.charts import line_chart
 from deepar_assets.assets.config import DatasetConfig, EncodingConfig
+from deepar_assets.automation import follows_new_weeks, follows_upstream
 from deepar_assets.constants import CHANNELS, DATA_GROUP, FIRST_WEEK
 from deepar_assets.domain.checks import RAW_CHECKS
 from deepar_assets.domain.encoding import EncodedSeries, encode
 from deepar_assets.domain.kaggle import RawData
+from deepar_assets.domain.landing import drop_request_from_tags
 from deepar_assets.engines.base import DatasetRef
+from deepar_assets.errors import DataValidationError
 from deepar_assets.resources.paths import deepar_home
 from deepar_assets.resources.source import SalesSource
 from deepar_assets.resources.storage import StorageResource
 from deepar_assets.storage.datasets import publish_dataset
+from deepar_assets.storage.landing import read_week_drop
 from deepar_assets.storage.raw import RAW_PREFIX, read_stored, write_weeks
 
 WEEKS = dg.WeeklyPartitionsDefinition(start_date=FIRST_WEEK, day_offset=5, fmt="%Y-%m-%d")
@@ -32,23 +36,42 @@ def raw_sales(context: dg.AssetExecutionContext, source: SalesSource, storage: S
     """Weekly sales per store and department, with the week's store features and the store
     attributes: read from the Kaggle-layout flat files (or the generated synthetic dataset),
     validated, and stored as Parquet, one object per week (a week re-materialized replaces its
-    rows). The bulk history loads as one single-run backfill."""
+    rows). The bulk history loads as one single-run backfill; a new week arrives as a drop in
+    the landing zone, and the run the landing sensor requests for it reads that drop."""
     weeks = pd.to_datetime(context.partition_keys)
-    folder, kind = source.folder()
-    raw = source.load()  # validates every file before anything is stored
+    store = storage.store()
+    drop = drop_request_from_tags(context.run.tags)
+    if drop is None:  # the history: the source's files
+        folder, kind = source.folder()
+        where, raw, landing = str(folder), source.load(), None  # validates every file before anything is stored
+    else:  # one week's drop in the landing zone
+        if list(context.partition_keys) != [drop.week]:
+            raise DataValidationError(
+                f"the run ingests the drop {drop.sales_key} of the week {drop.week}, but targets the partition(s) "
+                f"{', '.join(context.partition_keys)}; a drop is ingested by a run of its own week"
+            )
+        zone = source.landing_zone()
+        if drop.zone and drop.zone != zone.root_uri:
+            raise DataValidationError(
+                f"the run ingests {drop.sales_key} from the landing zone {drop.zone}, but its landing zone is "
+                f"{zone.root_uri}; DEEPAR_LANDING (or resources.source.config.landing) must be the one the sensor watches"
+            )
+        where, kind = zone.uri(drop.sales_key), "landing"
+        raw = read_week_drop(zone, store, drop, deepar_home() / "work")
+        landing = {zone.uri(key): version for key, version in drop.versions.items()}
+        context.log.info(f"ingesting the drop of the week {drop.week}: {landing}")
     window = RawData(
         sales=raw.sales[raw.sales["Date"].isin(weeks)],
         features=raw.features,
         stores=raw.stores,
         source=raw.source,
     )
-    store = storage.store()
     written = write_weeks(store, window, weeks)
     sales = window.sales
     in_weeks = RawData(sales, raw.features[raw.features["Date"].isin(weeks)], raw.stores, raw.source)
     yield dg.MaterializeResult(
         metadata={
-            "source": dg.MetadataValue.path(str(folder)),
+            "source": dg.MetadataValue.path(where),
             "source_kind": kind,
             "stored_at": dg.MetadataValue.path(store.uri(RAW_PREFIX)),
             "weeks": written["weeks"],
@@ -61,6 +84,7 @@ def raw_sales(context: dg.AssetExecutionContext, source: SalesSource, storage: S
             "feature_weeks_to": f"{raw.features['Date'].max():%Y-%m-%d}",
             "negative_sales_rows": int((sales["Weekly_Sales"] < 0).sum()),
             **{name: value for name, value in raw.oddities.items() if name != "negative_sales_rows"},
+            **({"landing_files": dg.MetadataValue.json(landing)} if landing else {}),
         }
     )
     for name, check in RAW_CHECKS.items():
@@ -74,7 +98,12 @@ def raw_sales(context: dg.AssetExecutionContext, source: SalesSource, storage: S
         )
 
 
-@dg.asset(group_name=DATA_GROUP, deps=[raw_sales], backfill_policy=dg.BackfillPolicy.single_run())
+@dg.asset(
+    group_name=DATA_GROUP,
+    deps=[raw_sales],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    automation_condition=follows_new_weeks(),
+)
 def encoded_series(config: EncodingConfig, storage: StorageResource) -> dg.Output[EncodedSeries]:
     """One DeepAR series per (Store, Dept) over every stored week: target with NaN for missing
     weeks, cat codes 0..N-1 for Store, Dept and Type, filled and scaled dynamic features known
@@ -126,7 +155,11 @@ def encoded_series(config: EncodingConfig, storage: StorageResource) -> dg.Outpu
     )
 
 
-@dg.asset(group_name=DATA_GROUP, backfill_policy=dg.BackfillPolicy.single_run())
+@dg.asset(
+    group_name=DATA_GROUP,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    automation_condition=follows_upstream(),
+)
 def s3_datasets(
     context: dg.AssetExecutionContext,
     config: DatasetConfig,

@@ -4,6 +4,7 @@
 import dagster as dg
 
 from deepar_assets.assets.config import TuningConfig
+from deepar_assets.automation import follows_upstream
 from deepar_assets.constants import TRAINING_GROUP
 from deepar_assets.engines.base import DatasetRef, RegisteredModel, TuningResult
 from deepar_assets.resources.storage import StorageResource
@@ -90,7 +91,11 @@ def tuning_run(
     )
 
 
-@dg.asset(group_name=TRAINING_GROUP, backfill_policy=dg.BackfillPolicy.single_run())
+@dg.asset(
+    group_name=TRAINING_GROUP,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    automation_condition=follows_upstream(),  # a new tuning run
+)
 def best_model(
     context: dg.AssetExecutionContext,
     tuning_run: TuningResult,

@@ -9,9 +9,21 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 
 from deepar_assets.errors import ObjectNotFoundError
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One stored object as a listing sees it: its key (relative to the store's root), size in
+    bytes, modification time (POSIX seconds) and, on S3, its ETag (without quotes)."""
+
+    key: str
+    size: int
+    modified: float
+    etag: str | None = None
 
 
 class ObjectStore(ABC):
@@ -57,6 +69,11 @@ class ObjectStore(ABC):
     @abstractmethod
     def list_keys(self, prefix: str = "") -> list[str]:
         """Every key under ``prefix``, sorted."""
+
+    def list_info(self, prefix: str = "") -> list[ObjectInfo]:
+        """Every object under ``prefix`` with its size and modification time (and ETag where the
+        store has one), sorted by key. Stores that can list metadata override this."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list object metadata")
 
     def put_folder(self, folder: Path, prefix: str) -> list[str]:
         """Upload every file under a local folder to ``prefix/<relative path>``."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
 from deepar_assets.errors import ObjectNotFoundError, StorageError
-from deepar_assets.storage.base import ObjectStore
+from deepar_assets.storage.base import ObjectInfo, ObjectStore
 
 
 class FolderStore(ObjectStore):
@@ -68,3 +69,19 @@ class FolderStore(ObjectStore):
             if p.is_file() and not p.name.endswith(".partial")
         )
         return sorted(k for k in keys if k.startswith(prefix))
+
+    def list_info(self, prefix: str = "") -> list[ObjectInfo]:
+        if not self.root.is_dir():
+            return []
+        infos = []
+        for path in self.root.rglob("*"):
+            key = path.relative_to(self.root).as_posix()
+            if not key.startswith(prefix) or path.name.endswith(".partial"):
+                continue
+            try:
+                status = path.stat()
+            except FileNotFoundError:  # replaced or removed while listing
+                continue
+            if stat.S_ISREG(status.st_mode):
+                infos.append(ObjectInfo(key, status.st_size, status.st_mtime_ns / 1e9))
+        return sorted(infos, key=lambda info: info.key)

@@ -99,3 +99,22 @@ def read_stored(store: ObjectStore) -> RawData:
         stores=_from_parquet(store.get_bytes(STORES)),
         source=store.uri(RAW_PREFIX),
     )
+
+
+def _optional(store: ObjectStore, key: str) -> pd.DataFrame | None:
+    return _from_parquet(store.get_bytes(key)) if store.exists(key) else None
+
+
+def read_week_features(store: ObjectStore, week: pd.Timestamp) -> pd.DataFrame | None:
+    """The features stored for one ingested week, or None when the week was never ingested."""
+    return _optional(store, week_key(FEATURES, pd.Timestamp(week)))
+
+
+def read_features_ahead(store: ObjectStore) -> pd.DataFrame | None:
+    """The features stored for the weeks after the last week written, or None."""
+    return _optional(store, FEATURES_AHEAD)
+
+
+def read_store_attributes(store: ObjectStore) -> pd.DataFrame | None:
+    """The stored store attributes (Store, Type, Size), or None before the first ingest."""
+    return _optional(store, STORES)

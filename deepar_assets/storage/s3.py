@@ -53,7 +53,7 @@ from deepar_assets.errors import (
     ObjectNotFoundError,
     StorageError,
 )
-from deepar_assets.storage.base import ObjectStore
+from deepar_assets.storage.base import ObjectInfo, ObjectStore
 
 MiB = 1024 * 1024
 MIN_PART_SIZE = 5 * MiB  # S3's smallest part (except the last one)
@@ -225,6 +225,28 @@ class S3Store(ObjectStore):
             for page in pages:
                 keys.extend(item["Key"][len(root) :] for item in page.get("Contents", []))
         return sorted(keys)
+
+    def list_info(self, prefix: str = "") -> list[ObjectInfo]:
+        """Every object under the prefix, paging through list_objects_v2 to the last key: no
+        ``StartAfter``, so nothing is skipped whatever its key sorts before."""
+        root = f"{self.prefix}/" if self.prefix else ""
+        paginator = self.client.get_paginator("list_objects_v2")
+        infos: list[ObjectInfo] = []
+        with self._errors("list", prefix or ""):
+            pages = paginator.paginate(
+                Bucket=self.bucket, Prefix=root + prefix, PaginationConfig={"PageSize": self.page_size}
+            )
+            for page in pages:
+                infos.extend(
+                    ObjectInfo(
+                        key=item["Key"][len(root) :],
+                        size=int(item["Size"]),
+                        modified=item["LastModified"].timestamp(),
+                        etag=str(item.get("ETag", "")).strip('"') or None,
+                    )
+                    for item in page.get("Contents", [])
+                )
+        return sorted(infos, key=lambda info: info.key)
 
     # -- errors -----------------------------------------------------------------------
     @contextmanager

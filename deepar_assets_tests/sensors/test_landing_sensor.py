@@ -1,0 +1,205 @@
+"""The landing sensor end to end on a real Dagster instance: a drop in the landing zone (a
+folder, and S3 on moto's server) → one run request for its week → the run ingests it → the
+automation conditions request encoded_series and s3_datasets → a new dataset version."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import dagster as dg
+import pytest
+
+from deepar_assets.assets.data import raw_sales
+from deepar_assets.domain.landing import file_version
+from deepar_assets.replay import csv_bytes, drop_weeks
+from deepar_assets.resources.source import SalesSource
+from deepar_assets.sensors.landing import landing_zone_sensor
+from deepar_assets.storage.raw import read_stored
+
+
+@pytest.fixture(params=["folder", "s3"])
+def any_world(request):
+    return request.getfixturevalue("world" if request.param == "folder" else "s3_world")
+
+
+def drop(world, holdout, *weeks, **kwargs) -> None:
+    drop_weeks(dataclasses.replace(holdout, weeks=list(weeks)), world.zone, log=lambda line: None, **kwargs)
+
+
+def failure_message(result) -> str:
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error
+    return error.cause.message if error.cause else error.message
+
+
+def snapshot(store) -> dict[str, bytes]:
+    return {key: store.get_bytes(key) for key in store.list_keys("raw/")}
+
+
+def test_a_new_week_is_requested_once_ingested_and_refreshes_the_datasets(any_world, holdout):
+    world, week = any_world, holdout.weeks[0]
+    versions = world.dataset_versions()
+    assert world.sense() == []
+    drop(world, holdout, week)
+
+    [request] = world.sense()
+    files = {i.key: i for i in world.zone.listing()}
+    sales, features = files[f"{week}_sales.csv"], files[f"{week}_features.csv"]
+    assert request.partition_key == week
+    assert request.run_key == f"{sales.key}:{file_version(sales)}|{features.key}:{file_version(features)}"
+    if world.zone.root_uri.startswith("s3://"):
+        assert file_version(sales) == f"{sales.size}:{sales.etag}"
+
+    result = world.run(request)
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("raw_sales")
+    assert materialization.partition == week
+    assert materialization.metadata["source_kind"].value == "landing"
+    assert materialization.metadata["source"].value == world.zone.uri(sales.key)
+    assert world.weeks()[-1] == week
+    stored = read_stored(world.store)
+    assert int((stored.sales["Date"] == week).sum()) == len(holdout.week_rows(week, "sales"))
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+
+    assert world.automate() == {"encoded_series", "s3_datasets"}
+    refresh = world.refresh()
+    assert refresh.success
+    [new] = sorted(set(world.dataset_versions()) - set(versions))
+    datasets = refresh.asset_materializations_for_node("s3_datasets")[-1].metadata
+    assert datasets["version"].value == new and datasets["validation_last_week"].value == week
+
+    # The same files seen again: no request, and nothing for the automation to do.
+    assert world.sense() == []
+    assert world.automate() == set()
+
+
+def test_a_corrected_file_is_one_restatement(any_world, holdout):
+    world, week = any_world, holdout.weeks[0]
+    drop(world, holdout, week)
+    [first] = world.sense()
+    assert world.run(first).success
+    assert world.automate() == {"encoded_series", "s3_datasets"}
+    assert world.refresh().success  # what the automation sensor launches
+
+    rows = holdout.week_rows(week, "sales").copy()
+    store_1, dept_1 = int(rows.iloc[0]["Store"]), int(rows.iloc[0]["Dept"])
+    rows.iloc[0, rows.columns.get_loc("Weekly_Sales")] = "123456.78"
+    world.zone.put(f"{week}_sales.csv", csv_bytes(rows))
+
+    [restatement] = world.sense()
+    assert restatement.partition_key == week and restatement.run_key != first.run_key
+    assert world.run(restatement).success
+    stored = read_stored(world.store).sales
+    in_week = stored[stored["Date"] == week]
+    assert len(in_week) == len(rows) and not stored.duplicated(["Store", "Dept", "Date"]).any()
+    row = in_week[(in_week["Store"] == store_1) & (in_week["Dept"] == dept_1)]
+    assert row["Weekly_Sales"].tolist() == [123456.78]
+    assert world.automate() == {"encoded_series", "s3_datasets"}
+    assert world.sense() == []
+
+
+def test_a_malformed_file_fails_its_run_keeps_the_stored_weeks_and_is_not_retried(any_world, holdout):
+    world, week = any_world, holdout.weeks[0]
+    drop(world, holdout, week)
+    rows = holdout.week_rows(week, "sales").copy()
+    rows.iloc[1, rows.columns.get_loc("Weekly_Sales")] = "lots"
+    world.zone.put(f"{week}_sales.csv", csv_bytes(rows))
+    before = snapshot(world.store)
+
+    [request] = world.sense()
+    result = world.run(request, raise_on_error=False)
+    assert not result.success
+    assert f"{world.zone.uri(f'{week}_sales.csv')}, line 3, column Weekly_Sales: found 'lots', expected a number" in (
+        failure_message(result)
+    )
+    assert snapshot(world.store) == before
+    assert world.sense() == []  # the same bad file is not requested again
+    assert world.automate() == set()
+
+    world.zone.put(f"{week}_sales.csv", csv_bytes(holdout.week_rows(week, "sales")))  # the corrected upload
+    [corrected] = world.sense()
+    assert world.run(corrected).success
+    assert world.weeks()[-1] == week
+
+
+def test_a_drop_holding_another_week_fails_naming_both_weeks(world, holdout):
+    week, other = holdout.weeks[0], holdout.weeks[1]
+    world.zone.put(f"{week}_sales.csv", csv_bytes(holdout.week_rows(other, "sales")))
+    before = snapshot(world.store)
+    [request] = world.sense()
+    result = world.run(request, raise_on_error=False)
+    assert not result.success
+    message = failure_message(result)
+    assert (
+        f"{week}_sales.csv, line 2, column Date: found {other}, expected {week}: the file name says which week"
+        in message
+    )
+    assert snapshot(world.store) == before
+
+
+def test_weeks_that_sort_earlier_but_arrive_later_are_requested(any_world, holdout):
+    world = any_world
+    drop(world, holdout, holdout.weeks[2])
+    [last] = world.sense()
+    assert last.partition_key == holdout.weeks[2] and world.run(last).success
+    drop(world, holdout, holdout.weeks[0], holdout.weeks[1])
+    requests = world.sense()
+    assert [r.partition_key for r in requests] == holdout.weeks[:2]
+    for request in requests:
+        assert world.run(request).success
+    assert world.weeks()[-3:] == holdout.weeks
+    assert world.automate() == {"encoded_series", "s3_datasets"}  # once for the three weeks
+
+
+def test_the_same_bytes_uploaded_again_to_s3_do_nothing(s3_world, holdout):
+    world, week = s3_world, holdout.weeks[0]
+    drop(world, holdout, week)
+    assert len(world.sense()) == 1
+    drop(world, holdout, week)  # a new LastModified, the same ETag
+    assert world.sense() == []
+
+
+def test_bad_names_are_reported_and_never_requested(world, holdout):
+    world.zone.put("sales_week_43.csv", b"Store,Dept,Date,Weekly_Sales,IsHoliday\n")
+    world.zone.put(f"{holdout.weeks[0]}_features.csv", csv_bytes(holdout.week_rows(holdout.weeks[0], "features")))
+    assert world.sense() == []
+    assert "rejected: sales_week_43.csv: not a weekly drop; expected YYYY-MM-DD_sales.csv" in world.skip_message
+    assert f"waiting: {holdout.weeks[0]}_features.csv waits for {holdout.weeks[0]}_sales.csv" in world.skip_message
+    assert "sales_week_43.csv" in json.loads(world.sensor_cursor)["seen"]
+    assert world.sense() == []
+    assert "rejected" not in world.skip_message  # said once
+
+
+def test_without_a_landing_zone_the_sensor_skips_saying_why(world):
+    context = dg.build_sensor_context(instance=world.instance, resources={"source": SalesSource()})
+    result = landing_zone_sensor(context)
+    assert "no landing zone: set DEEPAR_LANDING" in result.skip_message
+
+
+def test_a_landing_run_reads_only_its_own_week_from_its_own_zone(world, holdout, tmp_path):
+    drop(world, holdout, holdout.weeks[0])
+    [request] = world.sense()
+    elsewhere = SalesSource(location=world.source.location, landing=str(tmp_path / "other"))
+    result = dg.materialize(
+        [raw_sales],
+        partition_key=request.partition_key,
+        tags=request.tags,
+        resources={**world.resources, "source": elsewhere},
+        instance=world.instance,
+        raise_on_error=False,
+    )
+    assert f"from the landing zone {world.zone.root_uri}, but its landing zone is {tmp_path / 'other'}" in (
+        failure_message(result)
+    )
+    wrong_week = dg.materialize(
+        [raw_sales],
+        partition_key=holdout.weeks[1],
+        tags=request.tags,
+        resources=world.resources,
+        instance=world.instance,
+        raise_on_error=False,
+    )
+    assert f"the run ingests the drop {holdout.weeks[0]}_sales.csv of the week {holdout.weeks[0]}, but targets" in (
+        failure_message(wrong_week)
+    )
