@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONFIG ?= configs/quick.yaml
 export DAGSTER_HOME ?= $(CURDIR)/.deepar/dagster_home
 
-.PHONY: setup run ui test lint clean
+.PHONY: setup run ui test lint clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ ui: setup
 test: setup
 	$(BIN)/ruff check deepar_assets deepar_assets_tests benchmarks
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser test's Chromium, from Debian (root, or sudo); the test skips without it.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then echo "chromium: $$(/usr/bin/chromium --version 2>/dev/null)"; \
+	else SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; fi
 
 lint: setup
 	$(BIN)/ruff check deepar_assets deepar_assets_tests benchmarks

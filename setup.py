@@ -32,6 +32,11 @@ setup(
         # Adds ~6 s and 13 small packages to an install (rich goes 15 -> 14.3); torch, numpy, pandas
         # and pyarrow are untouched.
         "sagemaker-core==2.27.*",
+        # backtest_report's statistical baselines (AutoETS, MSTL, AutoTheta), Nixtla's maintained
+        # library. 2.1 installs beside torch 2.13 / numpy 2.4 / pandas 2.3 / pyarrow without moving
+        # them (pip --dry-run: adds statsmodels, coreforecast, utilsforecast, fugue and 7 small
+        # packages; no numba).
+        "statsforecast==2.1.*",
     ],
     extras_require={
         "test": [
@@ -39,6 +44,9 @@ setup(
             # S3 tests run against moto's server mode over HTTP.
             "moto[server]==5.2.*",
             "ruff>=0.6",
+            # The browser test drives Debian's chromium (apt; .ci/run installs it) with Playwright's
+            # client only: `playwright install` (its own browser downloads) is never run.
+            "playwright==1.65.*",
         ],
     },
 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 
 import boto3
@@ -28,6 +29,8 @@ from deepar_assets.engines.sagemaker import NAME_PREFIX, SageMakerEngine, SageMa
 from deepar_assets.storage.datasets import publish_dataset
 from deepar_assets.storage.local import FolderStore
 from deepar_assets_tests.engines.sagemaker_scenarios import (
+    BUCKET,
+    PREFIX,
     ROLE,
     completed_run,
     description,
@@ -115,7 +118,9 @@ def recorded(aws_env, tmp_path, small_source) -> set[str]:
         StoppingCondition=definition["StoppingCondition"],
     )
     tuning = TuningResult("sagemaker", TUNING.objective_metric, TUNING, new, [], run_id=launch.name)
-    engine.register_best(tuning, print)
+    model = engine.register_best(tuning, print)
+    # Forecasts: a batch transform job of that model (moto's complete at once).
+    engine.transform(model.model_id, f"s3://{BUCKET}/{PREFIX}/forecasts/in/data.json", f"s3://{BUCKET}/{PREFIX}/forecasts/out", "d", 50, print)
 
     # Stubber: followed to completion with its trials listed; stopped when interrupted.
     stubbed = SageMakerEngine(recorder.attach(stubbed_client()), cards, SageMakerSettings(**base))
@@ -137,6 +142,25 @@ def recorded(aws_env, tmp_path, small_source) -> set[str]:
         stub.add_response("stop_hyper_parameter_tuning_job", {}, {"HyperParameterTuningJobName": name})
         with pytest.raises(KeyboardInterrupt):
             stopped.tune(old, DEFAULT_SEARCH_SPACE, TUNING, print)
+    transform = engine_module.transform_job_name("deepar-m", "d")
+    with Stubber(stopped.client) as stub:  # a batch transform job stopped when interrupted
+        stub.add_client_error("describe_transform_job", "ValidationException", f"Could not find transform job '{transform}'.")
+        stub.add_response("create_transform_job", {"TransformJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:transform-job/{transform}"})
+        stub.add_response(
+            "describe_transform_job",
+            {
+                "TransformJobName": transform,
+                "TransformJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:transform-job/{transform}",
+                "TransformJobStatus": "InProgress",
+                "ModelName": "deepar-m",
+                "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://b/in"}}},
+                "TransformResources": {"InstanceType": "ml.c5.xlarge", "InstanceCount": 1},
+                "CreationTime": datetime(2026, 3, 2),
+            },
+        )
+        stub.add_response("stop_transform_job", {}, {"TransformJobName": transform})
+        with pytest.raises(KeyboardInterrupt):
+            stopped.transform("deepar-m", "s3://b/in/data.json", "s3://b/out", "d", 50, print)
     return recorder.operations
 
 

@@ -1,0 +1,144 @@
+"""Forecasting with a registered model, whichever engine made it.
+
+``forecaster(engine, model, dataset)`` gives an object with ``predict(records, cut)`` →
+{"mean", "p10" … "p90"} arrays (n_series, h): the local engine loads the saved predictor once
+and samples it; the SageMaker engine runs a batch transform job per call. Also here: the
+dataset version a model was trained on (which may be older than the current ``s3_datasets``)
+and its encoding, and a refit at an earlier origin for rolling backtests (local engine).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from deepar_assets.constants import CHANNELS
+from deepar_assets.domain.channels import ENCODING_FILE, channel_file
+from deepar_assets.domain.encoding import Encoding
+from deepar_assets.engines.base import DatasetRef, Log, RegisteredModel, TrainingEngine, TuningSettings
+from deepar_assets.errors import ConfigurationError, ObjectNotFoundError, TrainingError
+from deepar_assets.storage.base import ObjectStore
+from deepar_assets.storage.versions import read_manifest, read_verified
+
+FORECASTING_PREDICTOR = "predictor"  # the local engine's model refit on every week up to T
+EVALUATED_PREDICTOR = "evaluated_predictor"  # trained up to T - h: the one scored on validation
+
+
+def model_dataset(store: ObjectStore, card: dict[str, Any], current: DatasetRef | None = None) -> DatasetRef:
+    """The dataset version the model was trained on: ``current`` when it is that version, else
+    read back from the store by its manifest."""
+    version = card["data_version"]
+    if current is not None and version == current.version:
+        return replace(current, prediction_length=int(card.get("prediction_length", current.prediction_length)))
+    base = f"datasets/{version}"
+    try:
+        manifest = read_manifest(store, base)
+    except ObjectNotFoundError:
+        raise ConfigurationError(
+            f"model {card.get('model_id')} was trained on dataset version {version}, which {store.uri(base)} no longer "
+            "holds (no manifest.json); retrain on the current data"
+        ) from None
+    objects = manifest.get("objects", {})
+    channels = {}
+    for channel in CHANNELS:
+        found = [key for key in (channel_file(channel), channel_file(channel) + ".gz") if key in objects]
+        if found:
+            channels[channel] = found[0]
+    return DatasetRef(
+        storage_uri=store.root_uri,
+        base=base,
+        version=version,
+        manifest=manifest,
+        channels=channels,
+        records={},
+        prediction_length=int(card["prediction_length"]),
+        freq=card["freq"],
+        cardinality=list(card["cardinality"]),
+        dynamic_feat=list(card["dynamic_feat"]),
+        last_week=card["last_week"],
+    )
+
+
+def model_encoding(store: ObjectStore, dataset: DatasetRef) -> Encoding:
+    """The category codes and feature scaling the model was trained with."""
+    return Encoding.from_json(read_verified(store, dataset.base, ENCODING_FILE, dataset.manifest))
+
+
+class Forecaster:
+    """Forecasts ``dataset.prediction_length`` weeks after each record's target (less ``cut``)."""
+
+    engine_name = "?"
+    batch_size: int | None = None  # records forecast together (the local predictor's batch)
+
+    def predict(self, records: list[dict[str, Any]], cut: int = 0) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+
+class LocalForecaster(Forecaster):
+    engine_name = "local"
+
+    def __init__(self, engine, model: RegisteredModel, dataset: DatasetRef, which: str, predictor=None):
+        self.engine = engine
+        self.dataset = dataset
+        self.seed = int(model.card.get("seed", 0))
+        self.predictor = predictor if predictor is not None else engine.load(model.model_id, which)
+        self.batch_size = int(self.predictor.batch_size)
+
+    def predict(self, records: list[dict[str, Any]], cut: int = 0) -> dict[str, np.ndarray]:
+        if not records:
+            h = self.dataset.prediction_length
+            return {k: np.zeros((0, h)) for k in ("mean", *[f"p{q}" for q in range(10, 100, 10)])}
+        return self.engine.forecast(self.predictor, self.dataset, records, self.seed, cut)
+
+
+def forecaster(engine: TrainingEngine, model: RegisteredModel, dataset: DatasetRef, which: str = FORECASTING_PREDICTOR, log: Log = print) -> Forecaster:
+    """A forecaster for ``model``: ``which`` picks the local engine's forecasting model (refit to
+    T) or its evaluated one (trained to T − h); SageMaker has one model per registration."""
+    if model.card.get("engine") != engine.name:
+        raise ConfigurationError(
+            f"model {model.model_id} was registered by the {model.card.get('engine')} engine, but the training resource "
+            f"is the {engine.name} engine (DEEPAR_BACKEND); forecast with the engine that trained it"
+        )
+    if engine.name == "local":
+        return LocalForecaster(engine, model, dataset, which)
+    if engine.name == "sagemaker":
+        from deepar_assets.engines.sagemaker import SageMakerForecaster
+
+        return SageMakerForecaster(engine, model, dataset, log)
+    raise ConfigurationError(f"no forecaster for the {engine.name} engine")
+
+
+def refit_forecaster(engine: TrainingEngine, model: RegisteredModel, dataset: DatasetRef, records: list[dict[str, Any]], log: Log = print) -> Forecaster:
+    """The model's hyperparameters trained again on ``records`` (histories cut at an earlier
+    origin), for a rolling backtest that never forecasts weeks the model was trained on."""
+    if engine.name != "local":
+        raise ConfigurationError(
+            f"rolling origins retrain the model once per origin, which the {engine.name} engine does not do here "
+            "(it would be a training job per origin); set rolling_origins to 1"
+        )
+    card = model.card
+    try:
+        settings = TuningSettings(**card["training_settings"])
+        hyperparameters = card["hyperparameters"]
+    except (KeyError, TypeError) as exc:
+        raise TrainingError(f"model {model.model_id}'s card lacks what a refit needs ({exc})") from None
+    log(f"refitting {model.model_id}'s hyperparameters on {len(records)} series cut at an earlier origin")
+    predictor = engine.fit(dataset, records, hyperparameters, settings, int(card.get("seed", 0)))
+    return LocalForecaster(engine, model, dataset, which="refit", predictor=predictor)
+
+
+def read_channel(store: ObjectStore, dataset: DatasetRef, channel: str) -> list[dict[str, Any]]:
+    """A channel's records, checked against the version's manifest (gzip or plain)."""
+    import gzip
+
+    from deepar_assets.domain.channels import parse_jsonl
+
+    if channel not in dataset.channels:
+        raise ConfigurationError(f"dataset version {dataset.version} has no {channel} channel (it has {sorted(dataset.channels)})")
+    key = dataset.channels[channel]
+    data = read_verified(store, dataset.base, key, dataset.manifest)
+    if key.endswith(".gz"):
+        data = gzip.decompress(data)
+    return parse_jsonl(data, source=dataset.uri(f"{dataset.base}/{key}"))

@@ -1,0 +1,33 @@
+"""The forecasting assets and the gate in the code location: keys, lineage, descriptions,
+the blocking check, and which of them follow upstream by themselves."""
+
+import dagster as dg
+
+from deepar_assets.assets.forecasting import GATE_CHECK
+from deepar_assets.definitions import build_definitions, defs
+
+FORECASTING = ["forecasts", "backtest_report", "scenario_forecasts"]
+
+
+def test_the_forecasting_assets_hang_off_the_model_and_the_data():
+    graph = defs.resolve_asset_graph()
+    for key in FORECASTING:
+        node = graph.get(dg.AssetKey(key))
+        assert {k.to_user_string() for k in node.parent_keys} == {"best_model", "encoded_series", "s3_datasets"}
+        assert node.group_name == "forecasting"
+        assert node.description and len(node.description) > 80, f"{key} needs a description for the UI"
+
+
+def test_best_model_has_a_blocking_gate_in_the_pipeline_job():
+    [spec] = [s for s in defs.resolve_asset_graph().get(dg.AssetKey("best_model")).check_keys if s.name == GATE_CHECK]
+    check = defs.resolve_asset_graph().get_check_spec(spec)
+    assert check.blocking and "seasonal naive" in check.description
+    job = defs.resolve_job_def("deepar_pipeline")
+    assert spec in job.asset_layer.asset_graph.asset_check_keys
+
+
+def test_forecasts_follow_a_new_model_or_new_data_and_the_others_run_when_asked():
+    graph = build_definitions("manual").resolve_asset_graph()
+    assert graph.get(dg.AssetKey("forecasts")).automation_condition.get_label() == "follows_upstream"
+    for key in ("backtest_report", "scenario_forecasts"):
+        assert graph.get(dg.AssetKey(key)).automation_condition is None

@@ -1,0 +1,282 @@
+"""The whole graph with forecasts, backtest_report and scenario_forecasts, in process, with real
+(small) training, on sources where the outcome against seasonal naive is known by construction:
+the grown source (DeepAR must win) publishes; the periodic one (seasonal naive is perfect) is
+stopped by the blocking check, and every downstream asset refuses the model."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepar_assets.assets.forecasting import GATE_CHECK
+from deepar_assets.constants import QUANTILES
+from deepar_assets.storage.local import FolderStore
+from deepar_assets_tests.forecasting.conftest import (
+    GRAPH,
+    LABOR_DAY_2011,
+    H,
+    materialize_graph,
+    metadata,
+    resources,
+    run_config,
+)
+
+QUANTILE_COLUMNS = [f"p{round(q * 100)}" for q in QUANTILES]
+T = "2011-08-12"  # the last sales week of SMALL_SPEC (80 weeks from 2010-02-05)
+HORIZON = ["2011-08-19", "2011-08-26", "2011-09-02", "2011-09-09"]
+
+
+def _absent_pair(source: Path) -> tuple[int, int]:
+    sales = pd.read_csv(source / "train.csv")
+    present = set(zip(sales["Store"], sales["Dept"], strict=True))
+    for store in sorted(sales["Store"].unique()):
+        for dept in sorted(sales["Dept"].unique()):
+            if (store, dept) not in present:
+                return int(store), int(dept)
+    raise AssertionError("SMALL_SPEC has every (Store, Dept) pair; the cold-start test needs one missing")
+
+
+SCENARIOS = [
+    {
+        "name": "labor-day-off",
+        "description": "What if Labor Day 2011 were not a holiday week?",
+        "first_week": LABOR_DAY_2011,
+        "last_week": LABOR_DAY_2011,
+        "changes": [{"feature": "IsHoliday", "set_to": 0}],
+    },
+    {
+        "name": "type-a-markdowns",
+        "description": "A 5,000 $ MarkDown1 in the type A stores in the first two weeks",
+        "store_types": ["A"],
+        "first_week": HORIZON[0],
+        "last_week": HORIZON[1],
+        "changes": [{"feature": "MarkDown1", "add": 5000.0}],
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, grown_source):
+    tmp_path = tmp_path_factory.mktemp("published")
+    store, dept = _absent_pair(grown_source)
+    scenarios = [*SCENARIOS, {"name": "new-pair", "new_series": [{"store": store, "dept": dept}]}]
+    instance = dg.DagsterInstance.ephemeral()
+    config = run_config(
+        scenario_forecasts={"scenarios": scenarios},
+        backtest_report={"rolling_origins": 2, "publish_baseline_for_losers": True},
+    )
+    result = materialize_graph(tmp_path, grown_source, instance, config)
+    return tmp_path, result, instance, (store, dept)
+
+
+def test_the_gate_passes_and_says_why(published):
+    _, result, _, _ = published
+    assert result.success
+    [gate] = [e for e in result.get_asset_check_evaluations() if e.check_name == GATE_CHECK]
+    assert gate.passed
+    assert gate.metadata["model WMAE"].value < gate.metadata["seasonal_naive WMAE"].value
+    assert "beats seasonal naive" in gate.description
+
+
+def test_forecasts_are_decoded_and_stored_as_csv_and_parquet(published):
+    tmp_path, result, _, _ = published
+    meta = metadata(result, "forecasts")
+    model = metadata(result, "best_model")
+    store = FolderStore(tmp_path / "storage")
+    prefix = f"forecasts/{model['model_id']}/{T}"
+    assert meta["csv_uri"] == store.uri(f"{prefix}/forecasts.csv")
+    csv = pd.read_csv(meta["csv_uri"])
+    parquet = pd.read_parquet(meta["parquet_uri"])
+    sales = pd.read_csv(_source_of(result))
+    pairs = sales[["Store", "Dept"]].drop_duplicates()
+    assert len(csv) == len(parquet) == len(pairs) * H == meta["rows"]
+    assert meta["series"] == len(pairs) and meta["series_skipped"] == 0
+    assert list(csv.columns) == ["Store", "Dept", "Type", "Date", "horizon", "mean", *QUANTILE_COLUMNS]
+    assert sorted(csv["Date"].unique()) == HORIZON
+    assert set(map(tuple, csv[["Store", "Dept"]].drop_duplicates().to_numpy())) == set(map(tuple, pairs.to_numpy()))
+    types = pd.read_csv(_source_of(result).parent / "stores.csv").set_index("Store")["Type"]
+    assert (csv["Type"] == csv["Store"].map(types)).all()
+    values = parquet[QUANTILE_COLUMNS].to_numpy()
+    assert (np.diff(values, axis=1) >= -1e-6).all(), "quantiles must not cross"
+    assert np.isfinite(parquet["mean"]).all()
+    np.testing.assert_allclose(csv["mean"], parquet["mean"], atol=0.006)
+    # The level the model learnt: the last observed weeks, not the tenfold-smaller year before.
+    recent = sales[pd.to_datetime(sales["Date"]) > pd.Timestamp(T) - pd.Timedelta(weeks=8)]["Weekly_Sales"].abs().sum() / 8
+    assert 0.5 * recent < parquet.groupby("Date")["mean"].sum().mean() < 1.5 * recent
+    summary = json.loads(store.get_bytes(f"{prefix}/summary.json"))
+    assert summary["last_observed_week"] == T and summary["weeks"] == HORIZON
+
+
+def _source_of(result) -> Path:
+    events = result.asset_materializations_for_node("raw_sales")
+    return Path(events[-1].metadata["source"].value) / "train.csv"
+
+
+def test_forecasts_show_a_fan_chart_and_the_largest_changes(published):
+    _, result, _, _ = published
+    meta = metadata(result, "forecasts")
+    chart = meta["fan_chart"]
+    assert chart.startswith("![Forecast after 2011-08-12") and "(data:image/png;base64," in chart
+    import base64
+
+    png = base64.b64decode(chart.split("base64,", 1)[1].rstrip(")"))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    table = meta["largest_changes_vs_last_year"]
+    names = [c.name for c in table.schema.columns]
+    assert names[:3] == ["Store", "Dept", "Type"] and {"forecast", "last_year", "change", "change_pct"} <= set(names)
+    changes = [r.data["change"] for r in table.records]
+    assert len(changes) == 10 and changes == sorted(changes, key=abs, reverse=True)
+    # Everything grew tenfold a year ago, so this year's weeks are far above last year's.
+    assert all(r.data["change_pct"] > 100 for r in table.records[:5])
+
+
+def test_backtest_report_compares_against_baselines(published):
+    tmp_path, result, _, _ = published
+    meta = metadata(result, "backtest_report")
+    overall = {r.data["model"]: r.data for r in meta["overall"].records}
+    assert set(overall) == {"DeepAR", "seasonal_naive", "AutoETS", "MSTL"}
+    for row in overall.values():
+        for metric in ("WMAE", "mean_wQuantileLoss", "RMSE", "MASE"):
+            assert row[metric] > 0, (row, metric)
+    assert overall["seasonal_naive"]["coverage_80"] is None  # a point forecast has no interval
+    assert 0 <= overall["DeepAR"]["coverage_80"] <= 1 and 0 <= overall["AutoETS"]["coverage_80"] <= 1
+    assert overall["DeepAR"]["WMAE"] < overall["seasonal_naive"]["WMAE"]
+    assert meta["origins"] == ["2011-06-17", "2011-07-15"]  # T - h - h and T - h
+    types = {r.data["Type"] for r in meta["by_store_type"].records}
+    assert types == set(pd.read_csv(_source_of(result).parent / "stores.csv")["Type"])
+    assert meta["by_department"].records and "best" in meta["by_department"].records[0].data
+    assert meta["chart"].count("data:image/png;base64,") == 2
+    model_id = meta["model_id"]
+    store = FolderStore(tmp_path / "storage")
+    report = json.loads(store.get_bytes(f"backtests/{model_id}/report.json"))
+    assert report["best_baseline"] == meta["best_baseline"] != "DeepAR"
+    losers = pd.read_csv(store.uri(f"backtests/{model_id}/losers.csv"))
+    assert len(losers) == meta["series_where_deepar_loses"]
+    best = meta["best_baseline"]
+    assert (losers["deepar_WMAE"] > losers[f"{best}_WMAE"]).all()
+    if len(losers):
+        published = pd.read_parquet(store.uri(f"forecasts/{model_id}/{T}/baseline_for_losers.parquet"))
+        assert set(map(tuple, published[["Store", "Dept"]].drop_duplicates().to_numpy())) == set(
+            map(tuple, losers[["Store", "Dept"]].to_numpy())
+        )
+        assert (published["model"] == best).all() and sorted(published["Date"].astype(str).str[:10].unique()) == HORIZON
+
+
+def test_scenarios_change_only_what_they_select(published):
+    tmp_path, result, _, (store, dept) = published
+    meta = metadata(result, "scenario_forecasts")
+    summary = {r.data["scenario"]: r.data for r in meta["summary"].records}
+    assert set(summary) == {"labor-day-off", "type-a-markdowns", "new-pair"}
+    stores = pd.read_csv(_source_of(result).parent / "stores.csv")
+    sales = pd.read_csv(_source_of(result))
+    a_series = sales[sales["Store"].isin(stores.loc[stores["Type"] == "A", "Store"])][["Store", "Dept"]].drop_duplicates()
+    assert summary["type-a-markdowns"]["series_changed"] == len(a_series) > 0
+    assert summary["labor-day-off"]["series_changed"] == len(sales[["Store", "Dept"]].drop_duplicates())
+    assert summary["new-pair"]["new_series"] == 1 and summary["new-pair"]["series_changed"] == 0
+    assert meta["chart"].count("data:image/png;base64,") == 1
+    model_id = meta["model_id"]
+    folder = FolderStore(tmp_path / "storage")
+    frame = pd.read_parquet(folder.uri(f"scenarios/type-a-markdowns/{model_id}/{T}/forecasts.parquet"))
+    assert set(frame["Type"]) == {"A"}
+    np.testing.assert_allclose(frame["difference"], frame["mean"] - frame["baseline_mean"])
+    assert (frame["difference"] != 0).any()
+    kept = json.loads(folder.get_bytes("scenarios/type-a-markdowns/scenario.json"))
+    assert kept["changes"] == [{"feature": "MarkDown1", "add": 5000.0}] and kept["store_types"] == ["A"]
+    cold = pd.read_parquet(folder.uri(f"scenarios/new-pair/{model_id}/{T}/forecasts.parquet"))
+    assert list(zip(cold["Store"], cold["Dept"], strict=True)) == [(store, dept)] * H
+    assert cold["kind"].iloc[0].startswith("cold start (peers: Dept") and (cold["mean"] > 0).all()
+
+
+def test_kept_scenarios_run_again_without_config(published, grown_source):
+    """A later run without any scenario in its config forecasts the kept ones again (the same
+    model, data and seed: the same numbers)."""
+    tmp_path, first, instance, _ = published
+    again = dg.materialize(GRAPH, selection=["scenario_forecasts"], resources=resources(tmp_path, grown_source), instance=instance)
+    before = {r.data["scenario"]: r.data for r in metadata(first, "scenario_forecasts")["summary"].records}
+    after = {r.data["scenario"]: r.data for r in metadata(again, "scenario_forecasts")["summary"].records}
+    assert after == before
+
+
+def test_a_model_that_loses_to_seasonal_naive_is_not_published(tmp_path, periodic_source):
+    instance = dg.DagsterInstance.ephemeral()
+    result = materialize_graph(tmp_path, periodic_source, instance, run_config(), raise_on_error=False)
+    assert not result.success
+    [gate] = [e for e in result.get_asset_check_evaluations() if e.check_name == GATE_CHECK]
+    assert not gate.passed and gate.severity == dg.AssetCheckSeverity.ERROR
+    assert "does not beat seasonal naive" in gate.description and "refuse this model" in gate.description
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "best_model" in materialized
+    assert not materialized & {"forecasts", "backtest_report", "scenario_forecasts"}
+    assert not (tmp_path / "storage" / "forecasts").exists()
+    # A later run of forecasts alone refuses the model too, and says why.
+    later = dg.materialize(
+        GRAPH, selection=["forecasts"], resources=resources(tmp_path, periodic_source), instance=instance, raise_on_error=False
+    )
+    assert not later.success
+    [failure] = [e for e in later.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.user_failure_data.description
+    assert message.startswith("refusing model ") and f"the blocking check {GATE_CHECK} on best_model failed" in message
+    assert not (tmp_path / "storage" / "forecasts").exists()
+
+
+def test_cold_start_takes_its_level_from_the_peers_batched_with_it(published):
+    """GluonTS's DeepAR scales a series with no observed week by the mean level of the batch:
+    alone, the new pair would be forecast at ~0; beside its peers, at their level."""
+    from deepar_assets.domain.forecasting import cold_start, forecast_inputs
+    from deepar_assets.engines.inference import forecaster, model_dataset, model_encoding
+    from deepar_assets.engines.local import LocalEngine
+
+    tmp_path, result, _, (store_value, dept) = published
+    model, encoded = result.asset_value("best_model"), result.asset_value("encoded_series")
+    store = FolderStore(tmp_path / "storage")
+    dataset = model_dataset(store, model.card, result.asset_value("s3_datasets"))
+    encoding = model_encoding(store, dataset)
+    inputs = forecast_inputs(encoded, encoding, H)
+    engine = forecaster(LocalEngine(store, tmp_path / "work"), model, dataset)
+    new = cold_start(encoded, inputs, encoding, store_value, dept, H, max_peers=engine.batch_size - 1)
+    peers = [inputs.records[p] for p in new.peers]
+    beside = engine.predict([new.record, *peers])
+    alone = engine.predict([new.record])
+    peer_level = np.nanmean([np.nanmean(np.abs(r["target"][-8:])) for r in peers])
+    assert 0.1 * peer_level < beside["mean"][0].mean() < 10 * peer_level
+    assert abs(alone["mean"][0]).mean() < 1e-3 * peer_level
+
+
+def test_forecasts_with_newer_data_skip_what_the_model_cannot_embed(published, tmp_path):
+    """New data (a store that opened after training) with the old model: its dataset version is
+    read back from storage, the known series are forecast in the model's encoding, and the new
+    store's series are listed as skipped. Runs last in this module: it changes the stored data."""
+    import shutil
+
+    model_tmp, first, instance, _ = published
+    source = tmp_path / "with_new_store"
+    shutil.copytree(_source_of(first).parent, source)
+    sales, features, stores = (pd.read_csv(source / f"{name}.csv") for name in ("train", "features", "stores"))
+    new = int(stores["Store"].max()) + 1
+    sales = pd.concat([sales, sales[sales["Store"] == 1].assign(Store=new)])
+    features = pd.concat([features, features[features["Store"] == 1].assign(Store=new)])
+    stores = pd.concat([stores, stores[stores["Store"] == 1].assign(Store=new)])
+    for name, frame in (("train", sales), ("features", features), ("stores", stores)):
+        frame.to_csv(source / f"{name}.csv", index=False)
+    from deepar_assets_tests.conftest import SMALL_SPEC, materialize_weeks, week_range
+
+    again = materialize_weeks(
+        GRAPH,
+        *week_range(SMALL_SPEC),
+        selection=["raw_sales", "encoded_series", "s3_datasets", "forecasts"],
+        resources=resources(model_tmp, source),
+        run_config={"ops": {"s3_datasets": {"config": {"prediction_length": H}}}},
+        instance=instance,
+    )
+    meta = metadata(again, "forecasts")
+    assert meta["model_id"] == metadata(first, "forecasts")["model_id"]
+    assert meta["model_data_version"] != metadata(again, "s3_datasets")["version"]
+    skipped = meta["skipped"]
+    new_series = sales[sales["Store"] == new][["Store", "Dept"]].drop_duplicates()
+    assert meta["series_skipped"] == len(new_series) == len(skipped.records)
+    assert all(r.data["Store"] == new and "not seen in training" in r.data["reason"] for r in skipped.records)
+    assert meta["series"] == metadata(first, "forecasts")["series"]
+    assert pd.read_csv(meta["csv_uri"])["Store"].isin([new]).sum() == 0
