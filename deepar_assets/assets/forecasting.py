@@ -223,7 +223,7 @@ class ForecastSet:
     skipped: pd.DataFrame = field(repr=False)
 
 
-@dg.asset(group_name=FORECAST_GROUP)
+@dg.asset(group_name=FORECAST_GROUP, backfill_policy=dg.BackfillPolicy.single_run())
 def forecasts(
     context: dg.AssetExecutionContext,
     config: ForecastConfig,
@@ -385,7 +385,7 @@ def _cut(record: dict[str, Any], weeks: int) -> dict[str, Any]:
     return {**record, FIELD_TARGET: record[FIELD_TARGET][:-weeks], FIELD_DYNAMIC_FEAT: np.asarray(record[FIELD_DYNAMIC_FEAT])[:, :-weeks]}
 
 
-@dg.asset(group_name=FORECAST_GROUP)
+@dg.asset(group_name=FORECAST_GROUP, backfill_policy=dg.BackfillPolicy.single_run())
 def backtest_report(
     context: dg.AssetExecutionContext,
     config: BacktestConfig,
@@ -627,7 +627,7 @@ def run_scenario(
     return frame
 
 
-@dg.asset(group_name=FORECAST_GROUP)
+@dg.asset(group_name=FORECAST_GROUP, backfill_policy=dg.BackfillPolicy.single_run())
 def scenario_forecasts(
     context: dg.AssetExecutionContext,
     config: ScenarioForecastsConfig,
