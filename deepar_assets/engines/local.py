@@ -564,18 +564,21 @@ def validation_report(
     def scores(rows: np.ndarray) -> dict[str, dict[str, float]]:
         model_q = {tau: forecast[f"p{round(tau * 100)}"][rows] for tau in QUANTILES}
         hist = [histories[i] for i in np.flatnonzero(rows)]
-        return {
-            name: {
+        out = {}
+        for name, point, quantiles in (
+            ("model", forecast["mean"], model_q),
+            ("seasonal_naive", naive, {tau: naive[rows] for tau in QUANTILES}),
+        ):
+            out[name] = {
                 "WMAE": metrics.wmae(actual[rows], point[rows], holiday[rows]),
                 "mean_wQuantileLoss": metrics.mean_weighted_quantile_loss(actual[rows], quantiles),
                 "RMSE": metrics.rmse(actual[rows], point[rows]),
-                "MASE": metrics.mase(actual[rows], point[rows], hist),
             }
-            for name, point, quantiles in (
-                ("model", forecast["mean"], model_q),
-                ("seasonal_naive", naive, {tau: naive[rows] for tau in QUANTILES}),
-            )
-        }
+            try:
+                out[name]["MASE"] = metrics.mase(actual[rows], point[rows], hist)
+            except TrainingError:
+                pass  # undefined (no series has an in-sample naive error): left out, never faked
+        return out
 
     everything = np.ones(len(records), dtype=bool)
     decoded = [encoding.decode(r[FIELD_CAT]) for r in records]
