@@ -13,6 +13,8 @@ from deepar_assets.errors import TrainingError
 
 Log = Callable[[str], None]
 
+MODEL_CARD = "model.json"  # beside every registered model: models/<model id>/model.json
+
 
 @dataclass(frozen=True)
 class DatasetRef:

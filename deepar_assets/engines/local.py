@@ -51,6 +51,7 @@ from deepar_assets.domain.hyperparameters import (
     validate_space,
 )
 from deepar_assets.engines.base import (
+    MODEL_CARD,
     DatasetRef,
     Log,
     RegisteredModel,
@@ -63,7 +64,6 @@ from deepar_assets.errors import ConfigurationError, TrainingError
 from deepar_assets.storage.base import ObjectStore
 from deepar_assets.storage.versions import read_verified
 
-MODEL_CARD = "model.json"
 PREDICTOR_DIR = "predictor"  # refit on every week up to T: the model forecasts use
 EVALUATED_PREDICTOR_DIR = "evaluated_predictor"  # trained up to T - h: the model scored on validation
 VALIDATION_FORECASTS = "validation_forecasts.csv"

@@ -38,6 +38,7 @@ from deepar_assets.domain.hyperparameters import (
     validate_space,
 )
 from deepar_assets.engines.base import (
+    MODEL_CARD,
     DatasetRef,
     Log,
     RegisteredModel,
@@ -50,7 +51,6 @@ from deepar_assets.errors import ConfigurationError, TrainingError
 from deepar_assets.storage.base import ObjectStore
 
 DEEPAR_ALGORITHM = "forecasting-deepar"
-MODEL_CARD = "model.json"
 NAME_PREFIX = "deepar-"
 TUNING_OUTPUT = "models/sagemaker-training"  # under the storage root: <training job>/output/model.tar.gz
 MAX_TUNING_NAME = 32  # SageMaker's limit for tuning job names
