@@ -1,12 +1,47 @@
-"""Print where the last run left the model, and how to look at it (`make run` ends with this)."""
+"""Print where the last run left the model, and how to look at it (`make run` ends with this).
+
+With ``--run-failed`` (the materialization exited non-zero) it tells apart the one failure
+that is an outcome rather than an error: the blocking check that refuses to publish a model
+that does not beat seasonal naive. Then it says why and exits 0; any other failure exits 1.
+"""
 
 from __future__ import annotations
 
+import sys
+
 import dagster as dg
 
+GATE = "beats_seasonal_naive"
 
-def main() -> int:
+
+def _gate_refusal(instance: dg.DagsterInstance) -> str | None:
+    """The gate's description when the latest run failed on the gate alone, else None."""
+    runs = instance.get_runs(limit=1)
+    if not runs or runs[0].status != dg.DagsterRunStatus.FAILURE:
+        return None
+    failed_steps, refusal = set(), None
+    for entry in instance.all_logs(runs[0].run_id):
+        event = entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type_value == "STEP_FAILURE":
+            failed_steps.add(event.step_key)
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if evaluation.check_name == GATE and not evaluation.passed:
+                refusal = evaluation.description or "the model does not beat seasonal naive"
+    if refusal and failed_steps and all(step.endswith(GATE) for step in failed_steps):
+        return refusal
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     instance = dg.DagsterInstance.get()
+    refusal = _gate_refusal(instance) if "--run-failed" in argv else None
+    if "--run-failed" in argv and refusal is None:
+        print("the run failed: its error is above (and in the UI: make ui).")
+        return 1
     event = instance.get_latest_materialization_event(dg.AssetKey("best_model"))
     if event is None or event.asset_materialization is None:
         print("best_model has not been materialized in this Dagster home yet.")
@@ -15,11 +50,15 @@ def main() -> int:
     print()
     print(f"model:     {metadata['model_uri'].value}")
     print(f"objective: {metadata['objective_metric'].value} = {metadata['objective_value'].value:.5f} (test channel)")
-    for name in ("validation:mean_wQuantileLoss", "validation:RMSE"):
+    for name in ("validation:WMAE", "validation:mean_wQuantileLoss", "validation:RMSE", "validation:MASE"):
         if name in metadata:
             naive = metadata.get(f"seasonal_naive {name}")
             extra = f" (seasonal naive {naive.value:.5g})" if naive is not None else ""
             print(f"{name}: {metadata[name].value:.5g}{extra}")
+    if refusal:
+        print(f"NOT PUBLISHED: {refusal}")
+        print("           forecasts, backtest_report and scenario_forecasts were not run for this model;")
+        print("           try a larger budget: make run CONFIG=configs/full.yaml")
     print("UI:        make ui, then open http://127.0.0.1:3000")
     return 0
 

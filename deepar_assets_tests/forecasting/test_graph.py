@@ -211,6 +211,10 @@ def test_a_model_that_loses_to_seasonal_naive_is_not_published(tmp_path, periodi
     assert "best_model" in materialized
     assert not materialized & {"forecasts", "backtest_report", "scenario_forecasts"}
     assert not (tmp_path / "storage" / "forecasts").exists()
+    # make run's summary tells this outcome apart from an error: it says why, and succeeds.
+    from deepar_assets.summary import _gate_refusal
+
+    assert "does not beat seasonal naive" in _gate_refusal(instance)
     # A later run of forecasts alone refuses the model too, and says why.
     later = dg.materialize(
         GRAPH, selection=["forecasts"], resources=resources(tmp_path, periodic_source), instance=instance, raise_on_error=False
@@ -219,6 +223,7 @@ def test_a_model_that_loses_to_seasonal_naive_is_not_published(tmp_path, periodi
     [failure] = [e for e in later.all_events if e.event_type_value == "STEP_FAILURE"]
     message = failure.step_failure_data.user_failure_data.description
     assert message.startswith("refusing model ") and f"the blocking check {GATE_CHECK} on best_model failed" in message
+    assert _gate_refusal(instance) is None  # a run that failed for another reason is an error
     assert not (tmp_path / "storage" / "forecasts").exists()
 
 
