@@ -169,12 +169,9 @@ def parse_jsonl(data: bytes, source: str = "<bytes>") -> list[dict[str, Any]]:
 
 def build_dataset_files(encoded: EncodedSeries, split: ChannelSplit) -> dict[str, bytes]:
     """The content of one dataset version: each channel's JSON Lines and ``encoding.json``."""
-    files = {
-        channel_file(channel): records_to_jsonl(encoded.records(split.members[channel], split.ends[channel]))
-        for channel in CHANNELS
-    }
-    for end, members in split.extra_test_origins:
-        files[channel_file(TEST)] += records_to_jsonl(encoded.records(members, end))
+    files: dict[str, bytes] = {}
+    for key, end, indices in _tasks(split, chunk_size=max(encoded.n_series, 1)):
+        files[key] = files.get(key, b"") + records_to_jsonl(encoded.records(indices, end))
     files[ENCODING_FILE] = encoded.encoding.to_json()
     return files
 

@@ -34,21 +34,9 @@ class PublishedDataset:
     published: PublishedVersion
 
 
-def compress_channels(files: dict[str, bytes]) -> dict[str, bytes]:
-    """Gzip each channel's JSON Lines (``train/data.json`` → ``train/data.json.gz``, which
-    SageMaker DeepAR reads as well); ``encoding.json`` stays plain. No timestamp goes into the
-    gzip header, so the same data gives the same bytes and the same version."""
-    channel_keys = {channel_file(c) for c in CHANNELS}
-    return {
-        (key + GZIP_SUFFIX if key in channel_keys else key): (
-            gzip.compress(data, compresslevel=6, mtime=0) if key in channel_keys else data
-        )
-        for key, data in files.items()
-    }
-
-
 def _gzip_file(source: Path, target: Path) -> tuple[int, str]:
-    """Gzip a file as :func:`compress_channels` does (no name or time in the header), streaming."""
+    """Gzip a channel file for DeepAR (``data.json`` → ``data.json.gz``), streaming. No name or
+    time goes into the gzip header, so the same data gives the same bytes and the same version."""
     with open(source, "rb") as plain, open(target, "wb") as out:
         with gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=6, mtime=0) as packed:
             shutil.copyfileobj(plain, packed, 1 << 20)

@@ -535,3 +535,14 @@ def test_rolling_origins_add_earlier_cuts_to_test_only(tmp_path):
         assert len(record["target"]) < main.get(tuple(record["cat"]), 10**6)
     with pytest.raises(DataValidationError, match="rolling origin"):
         split_channels(encoded, 4, rolling_origins=40)
+
+
+def test_streamed_files_equal_the_in_memory_ones(tmp_path):
+    """write_dataset_files (what s3_datasets publishes) and build_dataset_files write the
+    same bytes, rolling origins included: one file order serves both."""
+    from deepar_assets.domain.channels import write_dataset_files
+
+    encoded = encode_frames(tmp_path / "data", frames_for(1))
+    split = split_channels(encoded, 4, rolling_origins=2)
+    written = write_dataset_files(encoded, split, tmp_path / "out", chunk_size=7)
+    assert {key: f.path.read_bytes() for key, f in written.items()} == build_dataset_files(encoded, split)
