@@ -60,6 +60,7 @@ from deepar_assets.engines.base import (
     TuningResult,
     TuningSettings,
 )
+from deepar_assets.engines.windows import fast_deepar_estimator
 from deepar_assets.errors import ConfigurationError, TrainingError
 from deepar_assets.storage.base import ObjectStore
 from deepar_assets.storage.versions import read_verified
@@ -211,7 +212,6 @@ class LocalEngine(TrainingEngine):
         prediction_length weeks after every epoch and keeps the best epoch's weights;
         ``on_epoch(epoch, val_loss)`` returning True stops training there (pruning)."""
         import lightning.pytorch as pl
-        from gluonts.torch.model.deepar import DeepAREstimator
 
         callbacks = []
         if on_epoch is not None:
@@ -226,7 +226,8 @@ class LocalEngine(TrainingEngine):
         self.work_dir.mkdir(parents=True, exist_ok=True)
         with quiet_training(), one_torch_thread(), tempfile.TemporaryDirectory(dir=self.work_dir, prefix="train-") as scratch:
             pl.seed_everything(seed, workers=True, verbose=False)
-            estimator = DeepAREstimator(
+            estimator = fast_deepar_estimator(
+                seed=seed,
                 freq=dataset.freq,
                 prediction_length=dataset.prediction_length,
                 context_length=int(hp["context_length"]),
@@ -329,7 +330,7 @@ class LocalEngine(TrainingEngine):
             storage=self._study_storage(),
             load_if_exists=True,
             direction="minimize",
-            sampler=optuna.samplers.TPESampler(seed=settings.seed),
+            sampler=_sampler(settings.seed),
             pruner=_pruner(settings),
         )
         if study.user_attrs.get("store_subset") is None:
@@ -363,13 +364,16 @@ class LocalEngine(TrainingEngine):
                 )
 
         if remaining > 0:
-            # The remaining trials split evenly between the processes: each knows its share
-            # up front, so the budget is never overshot.
-            shares = [remaining // parallel + (1 if i < remaining % parallel else 0) for i in range(parallel)]
-            workers = self._start_workers(objective, study_name, settings, [n for n in shares[1:] if n])
+            # Every process claims one trial at a time from a shared count: the budget is never
+            # overshot, and a process whose trials were pruned early takes on more of them.
+            import multiprocessing
+
+            budget = multiprocessing.get_context("spawn").Value("i", remaining)
+            workers = self._start_workers(objective, study_name, settings, budget, min(parallel, remaining) - 1)
             try:
                 with quiet_training():
-                    study.optimize(objective, n_trials=shares[0], callbacks=[log_finished], gc_after_trial=True)
+                    while _claim(budget):
+                        study.optimize(objective, n_trials=1, callbacks=[log_finished], gc_after_trial=True)
                 for worker in workers:
                     worker.join()
             finally:
@@ -395,21 +399,21 @@ class LocalEngine(TrainingEngine):
             },
         )
 
-    def _start_workers(self, objective: _Objective, study_name: str, settings: TuningSettings, shares: list[int]) -> list:
-        """Run ``shares[i]`` trials in each of ``len(shares)`` more processes on the same study
+    def _start_workers(self, objective: _Objective, study_name: str, settings: TuningSettings, budget, count: int) -> list:
+        """Start ``count`` more processes that claim trials of the same study from ``budget``
         (spawned: a fresh interpreter each, so the GIL and torch's thread pool are their own)."""
         import multiprocessing
 
-        if not shares:
+        if count < 1:
             return []
         if self.study_db is None:
             raise ConfigurationError("parallel_trials > 1 needs a study database (the trials share it)")
         context = multiprocessing.get_context("spawn")
         workers = []
-        for index, trials in enumerate(shares):
+        for index in range(count):
             worker = context.Process(
                 target=_search_worker,
-                args=(objective, study_name, str(self.study_db), settings.seed + 1000 * (index + 1), trials),
+                args=(objective, study_name, str(self.study_db), settings.seed + 1000 * (index + 1), budget),
                 name=f"deepar-trials-{index + 1}",
                 daemon=True,
             )
@@ -661,8 +665,8 @@ def _spawn(target: Callable[..., None], *args: Any):
     return process
 
 
-def _search_worker(objective: _Objective, study_name: str, study_db: str, seed: int, trials: int) -> None:
-    """A worker process: run its share of the trials of the shared study."""
+def _search_worker(objective: _Objective, study_name: str, study_db: str, seed: int, budget) -> None:
+    """A worker process: run trials of the shared study while the budget has any left."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -670,11 +674,31 @@ def _search_worker(objective: _Objective, study_name: str, study_db: str, seed: 
     study = optuna.load_study(
         study_name=study_name,
         storage=engine._study_storage(),
-        sampler=optuna.samplers.TPESampler(seed=seed),
+        sampler=_sampler(seed),
         pruner=_pruner(objective.settings),
     )
     with quiet_training():
-        study.optimize(objective, n_trials=trials, gc_after_trial=True)
+        while _claim(budget):
+            study.optimize(objective, n_trials=1, gc_after_trial=True)
+
+
+def _claim(budget) -> bool:
+    """Take one trial from the shared budget (a ``multiprocessing.Value``); False when none is left."""
+    with budget.get_lock():
+        if budget.value <= 0:
+            return False
+        budget.value -= 1
+        return True
+
+
+def _sampler(seed: int):
+    """TPE; with trials running at once, each new draw treats the running ones as already
+    scored badly (Optuna's constant liar), so parallel processes do not draw the same region."""
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
 
 
 def _pruner(settings: TuningSettings):
