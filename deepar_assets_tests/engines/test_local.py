@@ -225,3 +225,14 @@ def test_parallel_trials_share_one_study(setup, tmp_path):
     assert result.details["parallel_trials"] == 2
     with pytest.raises(ConfigurationError, match="study database"):
         LocalEngine(store, tmp_path / "work").tune(dataset, TINY_SPACE, settings, lines.append)
+
+
+def test_trials_are_claimed_one_at_a_time_from_an_exact_budget():
+    """Processes take trials from one shared count, so none is run beyond the budget."""
+    import multiprocessing
+
+    from deepar_assets.engines.local import _claim
+
+    budget = multiprocessing.get_context("spawn").Value("i", 3)
+    assert [_claim(budget) for _ in range(5)] == [True, True, True, False, False]
+    assert budget.value == 0
