@@ -236,3 +236,14 @@ def test_trials_are_claimed_one_at_a_time_from_an_exact_budget():
     budget = multiprocessing.get_context("spawn").Value("i", 3)
     assert [_claim(budget) for _ in range(5)] == [True, True, True, False, False]
     assert budget.value == 0
+
+
+def test_held_out_sample_is_seeded_in_file_order_and_capped():
+    from deepar_assets.engines.local import _held_out
+
+    records = [{"cat": [i]} for i in range(50)]
+    sample = _held_out(records, 20, seed=3)
+    assert len(sample) == 20 and sample == _held_out(records, 20, seed=3)
+    positions = [r["cat"][0] for r in sample]
+    assert positions == sorted(positions) and sample != _held_out(records, 20, seed=4)
+    assert _held_out(records, 80, seed=3) is records  # fewer series than the sample: all of them
