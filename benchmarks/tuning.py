@@ -64,7 +64,7 @@ def main() -> int:
         result = engine.tune(dataset, space, settings, lambda line: print("  " + line, flush=True))
         tune_s = time.perf_counter() - began
         trials = result.trials
-        batches = sum(t.metrics.get("epochs_run", 0) * settings.num_batches_per_epoch for t in trials)
+        batches = sum(t.metrics.get("epochs_run", 0) * t.metrics.get("batches_per_epoch", 0) for t in trials)
         train_s = sum(t.metrics.get("train_seconds", 0.0) for t in trials)
         eval_s = sum(t.metrics.get("eval_seconds", 0.0) for t in trials)
         states = {s: sum(t.state == s for t in trials) for s in ("COMPLETE", "PRUNED", "FAIL")}

@@ -108,7 +108,11 @@ class TuningConfig(dg.Config):
     objective_metric: Literal["test:mean_wQuantileLoss", "test:RMSE"] = Field(
         default=DEFAULT_OBJECTIVE, description="SageMaker DeepAR's objective, minimized on the test channel."
     )
-    num_batches_per_epoch: int = Field(default=50, description="Batches per epoch (local engine).")
+    num_batches_per_epoch: int = Field(
+        default=0,
+        description="Local engine: batches per epoch; 0 is one pass over the series (series / mini_batch_size), "
+        "which is what an epoch is in SageMaker DeepAR.",
+    )
     num_eval_samples: int = Field(default=100, description="Sample paths drawn to estimate quantiles.")
     parallel_trials: int = Field(
         default=0,

@@ -41,7 +41,7 @@ class TuningSettings:
     max_trials: int = 20
     seed: int = 42
     objective_metric: str = DEFAULT_OBJECTIVE
-    num_batches_per_epoch: int = 50
+    num_batches_per_epoch: int = 0  # 0: one pass over the series per epoch, as in SageMaker DeepAR
     num_eval_samples: int = 100
     # Local engine only:
     parallel_trials: int = 1  # trials at once (0: one per core)

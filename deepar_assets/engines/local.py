@@ -60,7 +60,7 @@ from deepar_assets.engines.base import (
     TuningResult,
     TuningSettings,
 )
-from deepar_assets.engines.windows import fast_deepar_estimator
+from deepar_assets.engines.windows import fast_deepar_estimator, held_out_loss_callback
 from deepar_assets.errors import ConfigurationError, TrainingError
 from deepar_assets.storage.base import ObjectStore
 from deepar_assets.storage.versions import read_verified
@@ -212,24 +212,16 @@ class LocalEngine(TrainingEngine):
     ):
         """Train DeepAR with SageMaker-named hyperparameters on the given records.
 
-        With ``validation`` records, GluonTS computes the held-out loss of their last
-        prediction_length weeks after every epoch and keeps the best epoch's weights;
-        ``on_epoch(epoch, val_loss)`` returning True stops training there (pruning)."""
+        With ``validation`` records, the loss of their last prediction_length weeks is computed
+        after every epoch and passed to ``on_epoch(epoch, loss)``; True stops training there
+        (pruning). It only watches: as without it, GluonTS keeps the epoch with the lowest
+        training loss, so a trial trains exactly as best_model does."""
         import lightning.pytorch as pl
 
-        callbacks = []
-        if on_epoch is not None:
-
-            class _Report(pl.Callback):
-                def on_validation_epoch_end(self, trainer, module) -> None:
-                    loss = trainer.callback_metrics.get("val_loss")
-                    if loss is not None and not trainer.sanity_checking and on_epoch(trainer.current_epoch, float(loss)):
-                        trainer.should_stop = True
-
-            callbacks.append(_Report())
         self.work_dir.mkdir(parents=True, exist_ok=True)
         with quiet_training(), one_torch_thread(), tempfile.TemporaryDirectory(dir=self.work_dir, prefix="train-") as scratch:
             pl.seed_everything(seed, workers=True, verbose=False)
+            batch_size = int(hp["mini_batch_size"])
             estimator = fast_deepar_estimator(
                 seed=seed,
                 freq=dataset.freq,
@@ -245,8 +237,8 @@ class LocalEngine(TrainingEngine):
                 embedding_dimension=[int(hp["embedding_dimension"])] * len(dataset.cardinality),
                 distr_output=_distr_output(hp["likelihood"]),
                 lags_seq=WEEKLY_LAGS,
-                batch_size=int(hp["mini_batch_size"]),
-                num_batches_per_epoch=settings.num_batches_per_epoch,
+                batch_size=batch_size,
+                num_batches_per_epoch=batches_per_epoch(settings, len(records), batch_size),
                 num_parallel_samples=settings.num_eval_samples,
                 trainer_kwargs={
                     "max_epochs": int(hp["epochs"]),
@@ -257,13 +249,14 @@ class LocalEngine(TrainingEngine):
                     "enable_progress_bar": False,
                     "enable_model_summary": False,
                     "num_sanity_val_steps": 0,
-                    "callbacks": callbacks,
                 },
             )
+            if validation and on_epoch is not None:
+                held_out = to_gluonts_entries(validation, dataset.freq)
+                estimator.trainer_kwargs["callbacks"] = [held_out_loss_callback(estimator, held_out, on_epoch)]
             entries = to_gluonts_entries(records, dataset.freq)
-            held_out = to_gluonts_entries(validation, dataset.freq) if validation else None
             try:
-                predictor = estimator.train(entries, validation_data=held_out, cache_data=True)
+                predictor = estimator.train(entries, cache_data=True)
             except Exception as exc:  # noqa: BLE001 - re-raised with the trial's context
                 raise TrainingError(f"DeepAR training failed with {hp}: {type(exc).__name__}: {exc}") from exc
         predictor.batch_size = PREDICT_BATCH_SIZE
@@ -321,6 +314,8 @@ class LocalEngine(TrainingEngine):
         validate_space(space)
         if settings.max_trials < 1:
             raise ConfigurationError(f"max_trials must be at least 1, got {settings.max_trials}")
+        if settings.num_batches_per_epoch < 0:
+            raise ConfigurationError(f"num_batches_per_epoch must be 0 (one pass over the series) or more, got {settings.num_batches_per_epoch}")
         if not 0 < settings.store_fraction <= 1:
             raise ConfigurationError(f"store_fraction must be in (0, 1], got {settings.store_fraction}")
         train = self.read_channel(dataset, "train")
@@ -627,6 +622,7 @@ class _Objective:
         hp = suggest(trial, self.space)
         seed = settings.seed + trial.number
         trial.set_user_attr("seed", seed)
+        trial.set_user_attr("batches_per_epoch", batches_per_epoch(settings, len(self.train), int(hp["mini_batch_size"])))
         pruned = []
 
         def report(epoch: int, loss: float) -> bool:
@@ -715,6 +711,12 @@ def _pruner(settings: TuningSettings):
     return optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER_TRIALS, n_warmup_steps=PRUNE_WARMUP_EPOCHS)
 
 
+def batches_per_epoch(settings: TuningSettings, series: int, batch_size: int) -> int:
+    """``num_batches_per_epoch``, or when it is 0 one pass over the series, as an epoch is in
+    SageMaker DeepAR: the data a trial sees then does not shrink with its mini_batch_size."""
+    return settings.num_batches_per_epoch or max(1, math.ceil(series / batch_size))
+
+
 def _held_out(test: list[dict[str, Any]], size: int, seed: int) -> list[dict[str, Any]]:
     """A seeded draw of ``size`` test series, in file order (all of them when there are fewer)."""
     if len(test) <= size:
@@ -777,7 +779,7 @@ def _to_trial(frozen) -> Trial:
         metrics={
             k: v
             for k, v in frozen.user_attrs.items()
-            if k.startswith("test:") or k.endswith("_seconds") or k == "epochs_run"
+            if k.startswith("test:") or k.endswith("_seconds") or k in ("epochs_run", "batches_per_epoch")
         },
         error=frozen.user_attrs.get("error"),
     )

@@ -11,12 +11,15 @@ are padded exactly as GluonTS pads them (``dummy_value``, and nothing observed);
 each field against ``InstanceSplitter`` on the same windows.
 
 The validation loader (GluonTS's own, one window per series at its end) yields the same
-batches every epoch, so they are cut once and kept.
+batches every epoch, so they are cut once and kept. ``HeldOutLoss`` reports the loss of such
+batches after every training epoch without handing them to GluonTS as validation data, which
+would make GluonTS keep the epoch (and lower the learning rate) by that loss: the windows a
+trial is then scored on would have chosen its weights.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -151,3 +154,34 @@ def fast_deepar_estimator(seed: int, **kwargs: Any):
             return KeptBatches(list(batches))
 
     return FastDeepAREstimator(**kwargs)
+
+
+def held_out_loss_callback(estimator, entries: list[dict[str, Any]], on_epoch: Callable[[int, float], bool]):
+    """A Lightning callback: after every training epoch, the mean DeepAR loss of ``entries``'
+    last ``prediction_length`` points (GluonTS's validation windows, cut once), passed to
+    ``on_epoch(epoch, loss)``; True stops training there. Training itself never sees it."""
+    import lightning.pytorch as pl
+    import torch
+    from gluonts.itertools import select
+
+    class HeldOutLoss(pl.Callback):
+        def on_fit_start(self, trainer, module) -> None:
+            transformed = estimator.create_transformation().apply(entries, is_train=True)
+            self.batches = estimator.create_validation_data_loader(transformed, module)
+
+        def on_train_epoch_end(self, trainer, module) -> None:
+            module.eval()
+            total, count = 0.0, 0
+            with torch.no_grad():
+                for batch in self.batches:
+                    loss = module.model.loss(
+                        **select(module.inputs, batch),
+                        future_observed_values=batch["future_observed_values"],
+                        future_target=batch["future_target"],
+                    )
+                    total, count = total + float(loss.sum()), count + len(loss)
+            module.train()
+            if on_epoch(trainer.current_epoch, total / count):
+                trainer.should_stop = True
+
+    return HeldOutLoss()

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from deepar_assets.domain.encoding import encode
 from deepar_assets.domain.hyperparameters import CategoricalRange, ContinuousRange, IntegerRange
@@ -163,6 +164,28 @@ def test_epoch_callback_stops_training(setup):
     engine.fit(dataset, train, hp, TINY, seed=1, validation=test, on_epoch=lambda e, loss: seen.append((e, loss)) or e >= 1)
     assert [e for e, _ in seen] == [0, 1]
     assert all(np.isfinite(loss) for _, loss in seen)
+
+
+def test_held_out_loss_only_watches(setup):
+    """Reporting the held-out loss changes nothing in training: the same seed gives the same
+    model with and without it (the weights are not chosen by, nor trained on, those windows)."""
+    engine, dataset, _ = setup
+    train, test = engine.read_channel(dataset, "train"), engine.read_channel(dataset, "test")
+    hp = {**{k: r.min_value for k, r in TINY_SPACE.items() if hasattr(r, "min_value")}, "likelihood": "student-T", "epochs": 3}
+    seen = []
+    watched = engine.fit(dataset, train, hp, TINY, seed=5, validation=test, on_epoch=lambda e, loss: seen.append(loss) and False)
+    plain = engine.fit(dataset, train, hp, TINY, seed=5)
+    assert len(seen) == 3 and len(set(seen)) == 3  # a loss per epoch, and the model moved
+    for name, value in watched.prediction_net.state_dict().items():
+        assert torch.equal(value, plain.prediction_net.state_dict()[name]), name
+
+
+def test_an_epoch_is_one_pass_over_the_series_by_default():
+    from deepar_assets.engines.local import batches_per_epoch
+
+    assert batches_per_epoch(TuningSettings(), series=3313, batch_size=64) == 52  # as SageMaker DeepAR counts
+    assert batches_per_epoch(TuningSettings(), series=3313, batch_size=32) == 104  # the same windows, smaller batches
+    assert batches_per_epoch(TuningSettings(num_batches_per_epoch=50), series=3313, batch_size=32) == 50
 
 
 def test_store_subset_is_seeded_and_reported(setup):
