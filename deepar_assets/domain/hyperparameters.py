@@ -92,25 +92,29 @@ TYPES: dict[str, type] = {
     "test_quantiles": str,
 }
 
-# The default search for weekly retail sales: wide enough to matter, narrow enough for 20
-# trials on two cores. Measured on the Kaggle data (benchmarks/tuning.py, one configuration
-# trained to T - h and scored on the validation window against seasonal naive):
-# - learning rate 1e-3 reached 0.90 x naive WMAE, 3e-3 0.82 x and 6e-3 0.87 x (40 epochs);
-# - 12 epochs of 50 batches lost to naive (1.28 x); with random training windows, 30 epochs
-#   reached 0.79 x and 40 epochs 0.80 x: past about 30 epochs, more buys nothing;
-# - a trial's cost grows with epochs, cells, layers, context and batch size, so their upper
-#   ends are where 20 trials would spend their time for little gain.
-# Negative sales exist (returns), so negative-binomial and beta are left out.
+# The default search for weekly retail sales, narrowed by what was measured on the Kaggle data
+# (benchmarks/tuning.py; a configuration trained to T - h and scored on the validation window
+# against seasonal naive, WMAE over the 2,660 complete series):
+# - learning rate 1e-3 reached 0.90 x naive, 3e-3 0.79-0.81 x (three seeds and epoch counts),
+#   4.5e-3 0.79 x and 6e-3 0.87 x; 12 epochs lost to naive (1.28 x), 30 epochs reached 0.79 x
+#   and 40 epochs 0.80 x (context 52, 64 cells, 2 layers, batch 64, student-T);
+# - two 20-trial searches over a wider space (20-40 epochs, 1-3 layers, learning rate
+#   1.5e-3-6e-3, gaussian or student-T, smaller cells, batches and contexts) picked the trial
+#   with the best test objective, which scored 0.94 x and 1.03 x on validation: on one summer
+#   window of 13 weeks, test:mean_wQuantileLoss does not tell those regions apart from this one.
+# So the search tunes around the configuration that measured well. Every range can be widened
+# in the run config (tuning_run.search_space). Negative sales exist (returns), so
+# negative-binomial and beta are left out.
 DEFAULT_SEARCH_SPACE: SearchSpace = {
-    "epochs": IntegerRange(20, 40),
-    "context_length": IntegerRange(39, 65),
-    "num_cells": IntegerRange(40, 80),
-    "num_layers": IntegerRange(1, 3),
-    "learning_rate": ContinuousRange(1.5e-3, 6e-3, "Logarithmic"),
-    "dropout_rate": ContinuousRange(0.0, 0.2),
-    "mini_batch_size": IntegerRange(32, 96, "Logarithmic"),
-    "embedding_dimension": IntegerRange(4, 16),
-    "likelihood": CategoricalRange(("student-T", "gaussian")),
+    "epochs": IntegerRange(25, 35),
+    "context_length": IntegerRange(45, 65),
+    "num_cells": IntegerRange(48, 80),
+    "num_layers": IntegerRange(2, 2),
+    "learning_rate": ContinuousRange(2.5e-3, 4.5e-3, "Logarithmic"),
+    "dropout_rate": ContinuousRange(0.05, 0.15),
+    "mini_batch_size": IntegerRange(48, 96, "Logarithmic"),
+    "embedding_dimension": IntegerRange(6, 12),
+    "likelihood": CategoricalRange(("student-T",)),
 }
 
 

@@ -61,8 +61,8 @@ def test_sagemaker_ranges():
     names = {r["Name"] for kind in ranges.values() for r in kind}
     assert names == set(DEFAULT_SEARCH_SPACE)
     lr = next(r for r in ranges["ContinuousParameterRanges"] if r["Name"] == "learning_rate")
-    assert lr == {"Name": "learning_rate", "MinValue": "0.0015", "MaxValue": "0.006", "ScalingType": "Logarithmic"}
-    assert ranges["CategoricalParameterRanges"] == [{"Name": "likelihood", "Values": ["student-T", "gaussian"]}]
+    assert lr == {"Name": "learning_rate", "MinValue": "0.0025", "MaxValue": "0.0045", "ScalingType": "Logarithmic"}
+    assert ranges["CategoricalParameterRanges"] == [{"Name": "likelihood", "Values": ["student-T"]}]
 
 
 def test_split_fixed_takes_out_values_that_are_not_ranges():

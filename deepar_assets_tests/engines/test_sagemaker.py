@@ -23,7 +23,7 @@ import pytest
 from botocore.stub import Stubber
 
 from deepar_assets.domain.encoding import encode
-from deepar_assets.domain.hyperparameters import DEFAULT_SEARCH_SPACE, CategoricalRange, ContinuousRange, IntegerRange
+from deepar_assets.domain.hyperparameters import DEFAULT_SEARCH_SPACE, CategoricalRange, ContinuousRange, IntegerRange, split_fixed
 from deepar_assets.domain.kaggle import read_kaggle
 from deepar_assets.engines.base import TuningResult, TuningSettings
 from deepar_assets.engines.sagemaker import (
@@ -224,10 +224,13 @@ def test_tuning_job_request_as_stored_by_the_endpoint(dataset, sm, s3, cards):
     assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 20, "MaxParallelTrainingJobs": 3}
     assert config["RandomSeed"] == 42 and config["TrainingJobEarlyStoppingType"] == "Off"
     ranges = config["ParameterRanges"]
-    # The shared search space, exactly, as SageMaker stores it (strings).
+    # The shared search space, exactly, as SageMaker stores it (strings); a range fixed to one
+    # value (num_layers, likelihood) goes as a static hyperparameter instead.
+    fixed, searched = split_fixed(DEFAULT_SEARCH_SPACE)
+    assert fixed == {"num_layers": 2, "likelihood": "student-T"}
     expected = {
         name: (str(rng.min_value), str(rng.max_value), rng.scaling)
-        for name, rng in DEFAULT_SEARCH_SPACE.items()
+        for name, rng in searched.items()
         if hasattr(rng, "min_value")
     }
     stored = {
@@ -240,11 +243,10 @@ def test_tuning_job_request_as_stored_by_the_endpoint(dataset, sm, s3, cards):
         "epochs",
         "context_length",
         "num_cells",
-        "num_layers",
         "mini_batch_size",
         "embedding_dimension",
     }
-    assert ranges["CategoricalParameterRanges"] == [{"Name": "likelihood", "Values": ["student-T", "gaussian"]}]
+    assert ranges.get("CategoricalParameterRanges", []) == []
 
     definition = job["TrainingJobDefinition"]
     assert definition["AlgorithmSpecification"] == {"TrainingImage": DEEPAR_US_EAST_1, "TrainingInputMode": "File"}
@@ -255,6 +257,8 @@ def test_tuning_job_request_as_stored_by_the_endpoint(dataset, sm, s3, cards):
         "cardinality": "[" + ",".join(map(str, dataset.cardinality)) + "]",
         "test_quantiles": "[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9]",
         "num_eval_samples": "100",
+        "num_layers": "2",
+        "likelihood": "student-T",
     }
     assert definition["RoleArn"] == ROLE
     assert definition["OutputDataConfig"] == {"S3OutputPath": f"s3://{BUCKET}/{PREFIX}/models/sagemaker-training/"}
@@ -513,7 +517,7 @@ def test_progress_is_logged_until_the_job_completes_and_trials_come_back_typed(d
     assert result.trials[1].error.startswith("AlgorithmError: mini_batch_size")
     best = result.best()
     assert (best.number, best.objective, best.name) == (3, 0.1214, trials[2]["TrainingJobName"])
-    assert best.hyperparameters == {"epochs": 31, "learning_rate": 0.0008, "likelihood": "gaussian", "num_cells": 64}
+    assert best.hyperparameters == {"epochs": 31, "learning_rate": 0.0008, "likelihood": "gaussian", "num_cells": 64, "num_layers": 2}  # tuned + fixed
     assert best.duration_s == 420.0 and best.metrics == {"test:mean_wQuantileLoss": 0.1214}
     assert result.run_id == name and result.engine == "sagemaker"
     assert result.details["tuning_job_arn"].endswith(f"hyper-parameter-tuning-job/{name}")
