@@ -23,7 +23,13 @@ import pytest
 from botocore.stub import Stubber
 
 from deepar_assets.domain.encoding import encode
-from deepar_assets.domain.hyperparameters import DEFAULT_SEARCH_SPACE, CategoricalRange, ContinuousRange, IntegerRange, split_fixed
+from deepar_assets.domain.hyperparameters import (
+    DEFAULT_SEARCH_SPACE,
+    CategoricalRange,
+    ContinuousRange,
+    IntegerRange,
+    split_fixed,
+)
 from deepar_assets.domain.kaggle import read_kaggle
 from deepar_assets.engines.base import TuningResult, TuningSettings
 from deepar_assets.engines.sagemaker import (
