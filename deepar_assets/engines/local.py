@@ -74,7 +74,7 @@ PREDICT_BATCH_SIZE = 128
 # Pruning: the median rule starts after this many trials, and never before this many epochs.
 PRUNE_AFTER_TRIALS = 4
 PRUNE_WARMUP_EPOCHS = 5
-# The held-out loss a trial reports after each epoch (for pruning and GluonTS's best epoch) is
+# The held-out loss a trial reports after each epoch (for pruning only) is
 # computed on this many test series, the same seeded draw for every trial. On all 3,108 test
 # series of the Kaggle data it cost a quarter of each epoch.
 HELD_OUT_SERIES = 1000
