@@ -29,24 +29,23 @@ def _isolated_session(tmp_path_factory):
     """Module- and session-scoped fixtures run before function-scoped ones: give them, too, a
     Dagster home of their own and no DEEPAR_* settings, so nothing lands in the repository."""
     with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("DEEPAR_"):
-                patch.delenv(name)
-        home = tmp_path_factory.mktemp("session_dagster_home")
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        patch.setenv("DAGSTER_HOME", str(home))
+        _isolate(patch, tmp_path_factory.mktemp("session_dagster_home"))
         yield
 
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path_factory):
     """No test reads the developer's DEEPAR_* settings or writes into the working directory."""
+    _isolate(monkeypatch, tmp_path_factory.mktemp("dagster_home"))
+
+
+def _isolate(patch: pytest.MonkeyPatch, home) -> None:
+    """Drop every DEEPAR_* setting and point DAGSTER_HOME at ``home``, telemetry off."""
     for name in list(os.environ):
         if name.startswith("DEEPAR_"):
-            monkeypatch.delenv(name)
-    home = tmp_path_factory.mktemp("dagster_home")
+            patch.delenv(name)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    patch.setenv("DAGSTER_HOME", str(home))
 
 
 @pytest.fixture(scope="session")
