@@ -10,9 +10,8 @@ and cuts a whole batch with one fancy index per field. Windows that start before
 are padded exactly as GluonTS pads them (``dummy_value``, and nothing observed); a test checks
 each field against ``InstanceSplitter`` on the same windows.
 
-The validation loader (GluonTS's own, one window per series at its end) yields the same
-batches every epoch, so they are cut once and kept. ``HeldOutLoss`` reports the loss of such
-batches after every training epoch without handing them to GluonTS as validation data, which
+``HeldOutLoss`` reports the loss of GluonTS's validation windows (one per series, at its end,
+cut once) after every training epoch without handing them to GluonTS as validation data, which
 would make GluonTS keep the epoch (and lower the learning rate) by that loss: the windows a
 trial is then scored on would have chosen its weights.
 """
@@ -111,23 +110,9 @@ class WindowBatches:
         return self.num_batches
 
 
-class KeptBatches:
-    """The same batches on every iteration (one object: a plain list would be taken by
-    Lightning for several data loaders)."""
-
-    def __init__(self, batches: list[dict[str, Any]]):
-        self.batches = batches
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self.batches)
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-
 def fast_deepar_estimator(seed: int, **kwargs: Any):
-    """GluonTS's ``DeepAREstimator`` with :class:`WindowBatches` for training and validation
-    batches cut once; everything else (model, transformation, predictor) is GluonTS's."""
+    """GluonTS's ``DeepAREstimator`` with :class:`WindowBatches` for training; everything else
+    (model, transformation, predictor) is GluonTS's."""
     from gluonts.torch.model.deepar import DeepAREstimator
 
     class FastDeepAREstimator(DeepAREstimator):
@@ -142,17 +127,6 @@ def fast_deepar_estimator(seed: int, **kwargs: Any):
                 dummy_value=self.distr_output.value_in_support,
             )
 
-        def create_validation_data_loader(self, data, module, **kwargs: Any):
-            import torch
-            from gluonts.dataset.loader import as_stacked_batches
-            from gluonts.torch.model.deepar.estimator import TRAINING_INPUT_NAMES
-
-            instances = self._create_instance_splitter(module, "validation").apply(data, is_train=True)
-            batches = as_stacked_batches(
-                instances, batch_size=VALIDATION_BATCH_SIZE, field_names=TRAINING_INPUT_NAMES, output_type=torch.tensor
-            )
-            return KeptBatches(list(batches))
-
     return FastDeepAREstimator(**kwargs)
 
 
@@ -162,12 +136,17 @@ def held_out_loss_callback(estimator, entries: list[dict[str, Any]], on_epoch: C
     ``on_epoch(epoch, loss)``; True stops training there. Training itself never sees it."""
     import lightning.pytorch as pl
     import torch
+    from gluonts.dataset.loader import as_stacked_batches
     from gluonts.itertools import select
+    from gluonts.torch.model.deepar.estimator import TRAINING_INPUT_NAMES
 
     class HeldOutLoss(pl.Callback):
         def on_fit_start(self, trainer, module) -> None:
             transformed = estimator.create_transformation().apply(entries, is_train=True)
-            self.batches = estimator.create_validation_data_loader(transformed, module)
+            instances = estimator._create_instance_splitter(module, "validation").apply(transformed, is_train=True)
+            self.batches = list(
+                as_stacked_batches(instances, batch_size=VALIDATION_BATCH_SIZE, field_names=TRAINING_INPUT_NAMES, output_type=torch.tensor)
+            )
 
         def on_train_epoch_end(self, trainer, module) -> None:
             module.eval()
