@@ -46,3 +46,7 @@ class TrainingError(DeepARAssetsError):
 
 class ConfigurationError(DeepARAssetsError, ValueError):
     """A deployment setting or run config value is invalid."""
+
+
+class SpecError(ConfigurationError):
+    """A dataset spec is invalid: the message names the spec file and the field."""
