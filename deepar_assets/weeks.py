@@ -1,22 +1,31 @@
-"""Print the partition range of the configured source's weeks, as ``first...last``.
+"""Print the partition range covering the configured source's target periods, as ``first...last``.
 
 ``make run`` passes it to ``dagster asset materialize --partition-range`` so the bulk history
-loads as one single-run backfill.
+loads as one single-run backfill. The keys follow the spec's partition frequency (the data's
+own frequency unless the spec asks for coarser partitions). The module keeps its historical
+name, since the Makefile calls ``python -m deepar_assets.weeks``.
 """
 
 from __future__ import annotations
 
+from deepar_assets.domain.raw import RawData
+from deepar_assets.domain.spec import periods
 from deepar_assets.resources.source import SalesSource
 
 
-def source_week_range() -> tuple[str, str]:
-    raw = SalesSource().load()
-    dates = raw.sales["Date"]
-    return f"{dates.min():%Y-%m-%d}", f"{dates.max():%Y-%m-%d}"
+def partition_range(raw: RawData) -> tuple[str, str]:
+    """The first and last partition keys holding target rows."""
+    times = raw.target[raw.spec.time]
+    alias = raw.spec.partition_frequency
+    return periods.partition_key(times.min(), alias), periods.partition_key(times.max(), alias)
+
+
+def source_partition_range() -> tuple[str, str]:
+    return partition_range(SalesSource().load())
 
 
 def main() -> int:
-    first, last = source_week_range()
+    first, last = source_partition_range()
     print(f"{first}...{last}")
     return 0
 

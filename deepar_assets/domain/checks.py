@@ -1,15 +1,19 @@
-"""Data-quality checks on raw weeks: plain functions returning (passed, figures)."""
+"""Data-quality checks on raw periods: plain functions of RawData (and its spec) returning
+(passed, figures). They warn about data that reads cleanly but looks wrong."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
-from deepar_assets.domain.kaggle import RawData
+from deepar_assets.domain.raw import RawData
+from deepar_assets.domain.reading.validate import keys_in
+from deepar_assets.domain.spec import periods
 
-NEGATIVE_SHARE_LIMIT = 0.01  # the real data has 0.30 % negative rows (returns)
-THIN_WEEK_RATIO = 0.5  # a week with under half the median week's rows is suspicious
+NEGATIVE_SHARE_LIMIT = 0.01  # Walmart's real data has 0.30 % negative rows (returns)
+THIN_PERIOD_RATIO = 0.5  # a period with under half the median period's rows is suspicious
 
 
 @dataclass(frozen=True)
@@ -19,61 +23,64 @@ class CheckOutcome:
     figures: dict[str, float | int | str] = field(default_factory=dict)
 
 
-def holiday_flags_agree(raw: RawData) -> CheckOutcome:
-    """IsHoliday of every sales row equals IsHoliday of its store's features row that week."""
-    joined = raw.sales[["Store", "Date", "IsHoliday"]].merge(
-        raw.features[["Store", "Date", "IsHoliday"]], on=["Store", "Date"], how="inner", suffixes=("", "_features")
+def related_rows_for_every_series(raw: RawData) -> CheckOutcome:
+    """Every related table has a row for each of its keys that has target rows in a period."""
+    spec = raw.spec
+    figures: dict = {}
+    passed = True
+    for table in spec.related:
+        columns = [*table.keys, spec.time]
+        needed = raw.target[columns].drop_duplicates()
+        have = raw.related[table.name][[*table.keys, table.time.column]].rename(columns={table.time.column: spec.time})
+        missing = ~keys_in(needed, have, columns) if len(needed) else np.zeros(0, dtype=bool)
+        figures[f"{table.name}_rows_expected"] = len(needed)
+        figures[f"{table.name}_rows_missing"] = int(missing.sum())
+        if missing.any():
+            passed = False
+            first = needed[missing].iloc[0]
+            keys = ", ".join(f"{k} {first[k]}" for k in table.keys)
+            figures[f"{table.name}_first_missing"] = (
+                f"{keys + ', ' if keys else ''}period {periods.format_period(first[spec.time], spec.frequency)}"
+            )
+    return CheckOutcome(
+        passed, "every related table has a row for each series' key in each period it has rows", figures
     )
-    disagree = joined["IsHoliday"] != joined["IsHoliday_features"]
-    figures: dict = {"rows_compared": len(joined), "rows_disagreeing": int(disagree.sum())}
-    if disagree.any():
-        first = joined[disagree].iloc[0]
-        figures["first_disagreement"] = f"store {first.Store}, week {first.Date:%Y-%m-%d}"
-    return CheckOutcome(not disagree.any(), "holiday flags agree between sales and features", figures)
-
-
-def features_for_every_store(raw: RawData) -> CheckOutcome:
-    """Every week with sales has a features row for every store of stores.csv."""
-    weeks = raw.sales["Date"].unique()
-    stores = raw.stores["Store"].unique()
-    have = raw.features[raw.features["Date"].isin(weeks)]
-    expected = len(weeks) * len(stores)
-    present = len(have.drop_duplicates(["Store", "Date"]))
-    figures: dict = {"store_weeks_expected": expected, "store_weeks_missing": expected - present}
-    return CheckOutcome(present == expected, "every week has features for every store", figures)
 
 
 def row_and_series_counts(raw: RawData) -> CheckOutcome:
-    """Rows and series; fails when a week holds under half the rows of the median week."""
-    per_week = raw.sales.groupby("Date").size()
-    median = float(np.median(per_week)) if len(per_week) else 0.0
-    thin = per_week[per_week < THIN_WEEK_RATIO * median]
+    """Rows and series; fails when a period holds under half the rows of the median period."""
+    spec = raw.spec
+    per_period = raw.target.groupby(spec.time).size()
+    median = float(np.median(per_period)) if len(per_period) else 0.0
+    thin = per_period[per_period < THIN_PERIOD_RATIO * median]
     figures: dict = {
-        "rows": len(raw.sales),
-        "series": int(len(raw.sales[["Store", "Dept"]].drop_duplicates())),
-        "weeks": len(per_week),
-        "median_rows_per_week": median,
-        "thin_weeks": len(thin),
+        "rows": len(raw.target),
+        "series": int(len(raw.target[spec.ids].drop_duplicates())),
+        "periods": len(per_period),
+        "median_rows_per_period": median,
+        "thin_periods": len(thin),
     }
     if len(thin):
-        figures["first_thin_week"] = f"{thin.index[0]:%Y-%m-%d} ({int(thin.iloc[0])} rows)"
-    return CheckOutcome(len(thin) == 0, "row and series counts, no unusually thin week", figures)
+        figures["first_thin_period"] = (
+            f"{periods.format_period(pd.Timestamp(thin.index[0]), spec.frequency)} ({int(thin.iloc[0])} rows)"
+        )
+    return CheckOutcome(len(thin) == 0, "row and series counts, no unusually thin period", figures)
 
 
-def negative_sales_share(raw: RawData, limit: float = NEGATIVE_SHARE_LIMIT) -> CheckOutcome:
-    """Negative sales (returns) are legal, but more than ``limit`` of the rows is suspicious."""
-    negative = int((raw.sales["Weekly_Sales"] < 0).sum())
-    share = negative / max(len(raw.sales), 1)
+def negative_target_share(raw: RawData, limit: float = NEGATIVE_SHARE_LIMIT) -> CheckOutcome:
+    """Negative target values (returns) are legal, but more than ``limit`` of the rows is suspicious."""
+    values = raw.target[raw.spec.target_column]
+    negative = int((values < 0).sum())
+    share = negative / max(len(values), 1)
     return CheckOutcome(
         share <= limit,
-        f"share of negative sales at most {limit:.0%}",
+        f"share of negative {raw.spec.target_column} at most {limit:.0%}",
         {"negative_rows": negative, "share": round(share, 6), "limit": limit},
     )
 
 
 RAW_CHECKS = {
-    "holiday_flags_agree": holiday_flags_agree,
-    "features_for_every_store": features_for_every_store,
+    "related_rows_for_every_series": related_rows_for_every_series,
     "row_and_series_counts": row_and_series_counts,
-    "negative_sales_share": negative_sales_share,
+    "negative_target_share": negative_target_share,
 }

@@ -35,15 +35,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deepar_assets.domain.kaggle import (
-    FEATURES_COLUMNS,
-    FEATURES_FILE,
-    MARKDOWNS,
-    SALES_COLUMNS,
-    SALES_FILE,
-    STORES_COLUMNS,
-    STORES_FILE,
-)
+# The Kaggle Walmart layout (datasets/walmart.yaml and datasets/synthetic.yaml read it).
+SALES_FILE = "train"
+FEATURES_FILE = "features"
+STORES_FILE = "stores"
+SALES_COLUMNS = ("Store", "Dept", "Date", "Weekly_Sales", "IsHoliday")
+MARKDOWNS = ("MarkDown1", "MarkDown2", "MarkDown3", "MarkDown4", "MarkDown5")
+FEATURES_COLUMNS = ("Store", "Date", "Temperature", "Fuel_Price", *MARKDOWNS, "CPI", "Unemployment", "IsHoliday")
+STORES_COLUMNS = ("Store", "Type", "Size")
 
 # Bump when the generator's output changes, so cached datasets are rewritten.
 GENERATOR_VERSION = 1
@@ -71,31 +70,19 @@ class SyntheticSpec:
 
     def __post_init__(self) -> None:
         if not 1 <= self.n_stores <= 9999:
-            raise ValueError(
-                f"SyntheticSpec.n_stores: expected 1..9999, found {self.n_stores}"
-            )
+            raise ValueError(f"SyntheticSpec.n_stores: expected 1..9999, found {self.n_stores}")
         if not 1 <= self.n_depts <= 99:
-            raise ValueError(
-                f"SyntheticSpec.n_depts: expected 1..99 (dept numbers are 1..99), found {self.n_depts}"
-            )
+            raise ValueError(f"SyntheticSpec.n_depts: expected 1..99 (dept numbers are 1..99), found {self.n_depts}")
         if self.n_weeks < 1:
-            raise ValueError(
-                f"SyntheticSpec.n_weeks: expected at least 1, found {self.n_weeks}"
-            )
+            raise ValueError(f"SyntheticSpec.n_weeks: expected at least 1, found {self.n_weeks}")
         if self.n_future_weeks < 0:
-            raise ValueError(
-                f"SyntheticSpec.n_future_weeks: expected 0 or more, found {self.n_future_weeks}"
-            )
+            raise ValueError(f"SyntheticSpec.n_future_weeks: expected 0 or more, found {self.n_future_weeks}")
         if self.seed < 0:
-            raise ValueError(
-                f"SyntheticSpec.seed: expected a non-negative integer, found {self.seed}"
-            )
+            raise ValueError(f"SyntheticSpec.seed: expected a non-negative integer, found {self.seed}")
         try:
             start = dt.date.fromisoformat(self.start)
         except (TypeError, ValueError):
-            raise ValueError(
-                f"SyntheticSpec.start: expected a date as YYYY-MM-DD, found {self.start!r}"
-            ) from None
+            raise ValueError(f"SyntheticSpec.start: expected a date as YYYY-MM-DD, found {self.start!r}") from None
         if start.weekday() != _FRIDAY:
             raise ValueError(
                 f"SyntheticSpec.start: expected a Friday (Walmart weeks end on Fridays), found {self.start}"
@@ -160,9 +147,7 @@ def _calendar(spec: SyntheticSpec) -> _Calendar:
     thanksgiving = np.array([d in by_name["thanksgiving"] for d in days])
     # December peak: a bump centred on the 21st of December, about a week wide.
     doy = dates.dayofyear.to_numpy().astype(float)
-    peak = np.array(
-        [dt.date(d.year, 12, 21).timetuple().tm_yday for d in days], dtype=float
-    )
+    peak = np.array([dt.date(d.year, 12, 21).timetuple().tm_yday for d in days], dtype=float)
     delta = doy - peak
     # Early January counts as after last December.
     delta = np.where(delta < -180, delta + _YEAR_DAYS, delta)
@@ -237,9 +222,7 @@ def _features(
     # Temperature (°F): coldest in late January, store climate varies.
     mean_temp = rng.uniform(38, 72, (n, 1))
     amplitude = rng.uniform(10, 24, (n, 1))
-    temperature = mean_temp - amplitude * np.cos(
-        cal.season - 2 * np.pi * 20 / _YEAR_DAYS
-    )
+    temperature = mean_temp - amplitude * np.cos(cal.season - 2 * np.pi * 20 / _YEAR_DAYS)
     temperature = temperature + rng.normal(0, 4.5, (n, total))
 
     # Fuel price: a national random walk with drift, a regional offset per store.
@@ -248,11 +231,7 @@ def _features(
     national = 2.6 + np.cumsum(steps)
     national = 2.5 + np.abs(national - 2.5)  # reflect at the floor
     national = 4.4 - np.abs(4.4 - national)  # and at the ceiling
-    fuel = (
-        national[None, :]
-        + rng.normal(0, 0.12, (n, 1))
-        + rng.normal(0, 0.02, (n, total))
-    )
+    fuel = national[None, :] + rng.normal(0, 0.12, (n, 1)) + rng.normal(0, 0.02, (n, total))
     fuel = np.clip(fuel, 2.45, 4.5)
 
     # Markdowns: NA before 2011-11-11, then mostly present, scaled by store size.
@@ -278,9 +257,7 @@ def _features(
             value = value * np.where(cal.thanksgiving | (cal.december > 0.5), 40.0, 1.0)
         if name == "MarkDown2":  # clearance after Christmas
             value = value * (1 + 8 * np.roll(cal.december, 3))
-        missing = ~cal.markdown_on[None, :] | (
-            rng.random((n, total)) < md_missing[name]
-        )
+        missing = ~cal.markdown_on[None, :] | (rng.random((n, total)) < md_missing[name])
         markdowns[name] = np.where(missing, np.nan, value)
 
     # CPI: two clusters like the real data (~126-140 and ~180-225), slowly rising.
@@ -292,9 +269,7 @@ def _features(
 
     # Unemployment (%): stepwise by quarter, slowly falling.
     quarter = (np.arange(total) // 13)[None, :]
-    level = rng.uniform(4.2, 12.0, (n, 1)) * np.where(
-        rng.random((n, 1)) < 0.1, 1.2, 1.0
-    )
+    level = rng.uniform(4.2, 12.0, (n, 1)) * np.where(rng.random((n, 1)) < 0.1, 1.2, 1.0)
     drift = rng.uniform(-0.04, 0.0, (n, 1))
     shocks = np.cumsum(rng.normal(0, 0.03, (n, quarter.max() + 1)), axis=1)
     unemployment = level * np.exp(drift * quarter / 4 + shocks[:, quarter[0]])
@@ -314,9 +289,7 @@ def _features(
     }
 
 
-def _features_frame(
-    spec: SyntheticSpec, cal: _Calendar, values: dict[str, np.ndarray]
-) -> pd.DataFrame:
+def _features_frame(spec: SyntheticSpec, cal: _Calendar, values: dict[str, np.ndarray]) -> pd.DataFrame:
     n, total = spec.n_stores, len(cal.dates)
     columns: dict[str, np.ndarray] = {
         "Store": np.repeat(np.arange(1, n + 1, dtype=np.int64), total),
@@ -341,9 +314,7 @@ def _sales(
     rng: np.random.Generator,
 ) -> pd.DataFrame:
     n_s, n_d, n_w = spec.n_stores, spec.n_depts, spec.n_weeks
-    dept_ids = np.sort(rng.choice(np.arange(1, 100), n_d, replace=False)).astype(
-        np.int64
-    )
+    dept_ids = np.sort(rng.choice(np.arange(1, 100), n_d, replace=False)).astype(np.int64)
     types = stores["Type"].to_numpy()
     size_rel = stores["Size"].to_numpy() / 150_000
 
@@ -358,9 +329,7 @@ def _sales(
     seasonal_phase = rng.uniform(0, 2 * np.pi, n_d)
     # Many depts peak strongly at Thanksgiving and in December.
     festive = rng.random(n_d) < 0.5
-    december_strength = np.where(
-        festive, rng.uniform(0.3, 1.3, n_d), rng.uniform(0.0, 0.12, n_d)
-    )
+    december_strength = np.where(festive, rng.uniform(0.3, 1.3, n_d), rng.uniform(0.0, 0.12, n_d))
     thanksgiving_strength = 0.5 * december_strength + rng.uniform(0.0, 0.3, n_d)
     holiday_lift = rng.normal(0.04, 0.06, n_d)
     markdown_effect = rng.uniform(0.0, 0.04, n_d)
@@ -370,20 +339,14 @@ def _sales(
 
     # Which store x dept pairs exist (C stores carry fewer departments).
     type_factor = np.select([types == "A", types == "B"], [1.03, 1.0], 0.8)
-    exists = rng.random((n_s, n_d)) < np.clip(
-        presence[None, :] * type_factor[:, None], 0, 1
-    )
+    exists = rng.random((n_s, n_d)) < np.clip(presence[None, :] * type_factor[:, None], 0, 1)
     # Every dept is sold somewhere and every store sells something.
     exists[rng.integers(n_s, size=n_d), np.arange(n_d)] = True
     exists[np.arange(n_s), rng.integers(n_d, size=n_s)] = True
 
     # Level per series.
     store_quality = rng.lognormal(0, 0.25, n_s)
-    level = (
-        dept_level[None, :]
-        * (size_rel**0.9 * store_quality)[:, None]
-        * rng.lognormal(0, 0.45, (n_s, n_d))
-    )
+    level = dept_level[None, :] * (size_rel**0.9 * store_quality)[:, None] * rng.lognormal(0, 0.45, (n_s, n_d))
 
     # Log-sales components, shape (stores, depts, weeks).
     season = cal.season[:n_w]
@@ -391,17 +354,9 @@ def _sales(
     log_sales = np.log(level)[:, :, None] + amp[:, :, None] * np.sin(
         season[None, None, :] + seasonal_phase[None, :, None]
     )
-    log_sales += (
-        0.3
-        * amp[:, :, None]
-        * np.sin(2 * season[None, None, :] + 2 * seasonal_phase[None, :, None])
-    )
-    log_sales += np.log1p(
-        december_strength[None, :, None] * cal.december[None, None, :n_w]
-    )
-    log_sales += np.log1p(
-        thanksgiving_strength[None, :, None] * cal.thanksgiving[None, None, :n_w]
-    )
+    log_sales += 0.3 * amp[:, :, None] * np.sin(2 * season[None, None, :] + 2 * seasonal_phase[None, :, None])
+    log_sales += np.log1p(december_strength[None, :, None] * cal.december[None, None, :n_w])
+    log_sales += np.log1p(thanksgiving_strength[None, :, None] * cal.thanksgiving[None, None, :n_w])
     log_sales += holiday_lift[None, :, None] * cal.holiday[None, None, :n_w]
     trend = rng.normal(0.0, 0.03, (n_s, 1)) + rng.normal(0.0, 0.04, (n_s, n_d))
     log_sales += trend[:, :, None] * cal.years[None, None, :n_w]
@@ -415,11 +370,7 @@ def _sales(
     log_sales += temperature_effect[None, :, None] * temp_index[:, None, :]
 
     # AR(1) multiplicative noise; small series are noisier.
-    sigma = (
-        dept_noise[None, :]
-        * rng.lognormal(0, 0.25, (n_s, n_d))
-        * np.where(level < 2_000, 1.8, 1.0)
-    )
+    sigma = dept_noise[None, :] * rng.lognormal(0, 0.25, (n_s, n_d)) * np.where(level < 2_000, 1.8, 1.0)
     shocks = rng.normal(0.0, 1.0, (n_s, n_d, n_w)) * sigma[:, :, None]
     phi = 0.45
     noise = np.empty_like(shocks)
@@ -451,12 +402,7 @@ def _sales(
         0.0,
     )
     gaps = rng.random((n_s, n_d, n_w)) < gap_rate[:, :, None]
-    keep = (
-        exists[:, :, None]
-        & (week >= start[:, :, None])
-        & (week < end[:, :, None])
-        & ~gaps
-    )
+    keep = exists[:, :, None] & (week >= start[:, :, None]) & (week < end[:, :, None]) & ~gaps
 
     s_idx, d_idx, w_idx = np.nonzero(keep)  # C order: sorted by store, dept, date
     return pd.DataFrame(
@@ -483,10 +429,7 @@ def generate_frames(spec: SyntheticSpec = SyntheticSpec()) -> dict[str, pd.DataF
     IsHoliday bool, Type str. Rows are sorted like the real files (train by Store, Dept, Date;
     features by Store, Date; stores by Store).
     """
-    streams = [
-        np.random.default_rng(child)
-        for child in np.random.SeedSequence(spec.seed).spawn(3)
-    ]
+    streams = [np.random.default_rng(child) for child in np.random.SeedSequence(spec.seed).spawn(3)]
     cal = _calendar(spec)
     stores = _stores(spec, streams[0])
     features = _features(spec, cal, stores, streams[1])
@@ -522,9 +465,7 @@ def _csv_bytes(frame: pd.DataFrame, compress: bool) -> bytes:
     out = frame.copy()
     if "IsHoliday" in out:
         out["IsHoliday"] = np.where(out["IsHoliday"].to_numpy(), "TRUE", "FALSE")
-    data = out.to_csv(
-        index=False, na_rep="NA", float_format="%.2f", lineterminator="\n"
-    ).encode("utf-8")
+    data = out.to_csv(index=False, na_rep="NA", float_format="%.2f", lineterminator="\n").encode("utf-8")
     # mtime=0 and no file name in the header: the same spec gives the same bytes.
     return gzip.compress(data, compresslevel=6, mtime=0) if compress else data
 
@@ -542,9 +483,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
             tmp.unlink()
 
 
-def write_dataset(
-    folder: str | Path, spec: SyntheticSpec = SyntheticSpec(), compress: bool = False
-) -> Path:
+def write_dataset(folder: str | Path, spec: SyntheticSpec = SyntheticSpec(), compress: bool = False) -> Path:
     """Write ``train``, ``features`` and ``stores`` (``.csv`` or ``.csv.gz``) into ``folder``.
 
     Each file is written under a temporary name in the same folder and moved into place with
@@ -577,7 +516,5 @@ def write_dataset(
     for name in others.values():
         with contextlib.suppress(FileNotFoundError):
             (folder / name).unlink()
-    _write_atomic(
-        sidecar, (json.dumps(expected, indent=2, sort_keys=True) + "\n").encode("utf-8")
-    )
+    _write_atomic(sidecar, (json.dumps(expected, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     return folder

@@ -1,28 +1,94 @@
-"""Where the raw weekly sales come from: a Kaggle-layout folder (or the synthetic dataset) for
-the history, and the landing zone where new weeks arrive."""
+"""Where the raw data comes from: the files a dataset spec declares, in a folder or under
+s3://bucket/prefix (or the generated synthetic dataset), for the history, and the landing zone
+where new periods arrive."""
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
+import json
 import os
+import warnings
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
-from deepar_assets.domain.kaggle import RawData, read_kaggle
+from deepar_assets.domain.raw import RawData
+from deepar_assets.domain.reading import read_dataset
+from deepar_assets.domain.reading.files import SUFFIXES, is_glob
+from deepar_assets.domain.spec import DATASET_VARIABLE, DatasetSpec, load_spec
 from deepar_assets.domain.synthetic import SyntheticSpec, write_dataset
-from deepar_assets.errors import ConfigurationError
+from deepar_assets.errors import ConfigurationError, DataValidationError
 from deepar_assets.resources.paths import deepar_home
+from deepar_assets.storage.base import ObjectStore
 from deepar_assets.storage.landing import LandingZone
+
+SOURCE_VARIABLE = "DEEPAR_SOURCE"
+VERSIONS_SIDECAR = ".source_versions.json"
+SYNTHETIC_LAYOUTS = ("synthetic", "walmart")
+"""The specs whose layout the generated synthetic dataset has."""
+
+
+def spec_keys(store: ObjectStore, spec: DatasetSpec) -> list[str]:
+    """The keys of ``store`` that the spec's ``file`` entries may name (a name without suffix:
+    its .csv, .csv.gz and .parquet variants; a glob: the keys it matches; a path: itself)."""
+    wanted: set[str] = set()
+    for table in spec.tables:
+        file = table.file.strip("/")
+        if is_glob(file):
+            fixed = file[: min(file.index(c) for c in "*?[" if c in file)]
+            folder = fixed.rsplit("/", 1)[0] + "/" if "/" in fixed else ""
+            wanted |= {k for k in store.list_keys(folder) if fnmatch.fnmatchcase(k, file)}
+        elif any(file.lower().endswith(s) for s in SUFFIXES):
+            wanted |= {file} if store.exists(file) else set()
+        else:
+            wanted |= {file + s for s in SUFFIXES if store.exists(file + s)}
+    return sorted(wanted)
+
+
+def download_spec_files(store: ObjectStore, spec: DatasetSpec, folder: Path) -> Path:
+    """Copy the spec's files from ``store`` into a local ``folder`` (same relative paths), so
+    they are read like local ones. A file already copied is kept while its version (size and
+    ETag, or size and modification time) is the same."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = spec_keys(store, spec)
+    try:
+        infos = {info.key: info for info in store.list_info("")}
+        versions = {k: f"{infos[k].size}:{infos[k].etag or infos[k].modified}" for k in keys if k in infos}
+    except NotImplementedError:
+        versions = {}
+    sidecar = folder / VERSIONS_SIDECAR
+    try:
+        copied = json.loads(sidecar.read_text())
+    except (OSError, ValueError):
+        copied = {}
+    for key in keys:
+        path = folder / key
+        if key in versions and copied.get(key) == versions[key] and path.is_file():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_bytes(store.get_bytes(key))
+        os.replace(partial, path)
+        copied[key] = versions.get(key)
+    sidecar.write_text(json.dumps(copied, indent=1, sort_keys=True))
+    return folder
 
 
 class SalesSource(dg.ConfigurableResource):
-    """The flat files ``raw_sales`` reads."""
+    """The files ``raw_sales`` reads: the dataset spec's tables in a folder or under S3."""
 
+    dataset: str | None = Field(
+        default=None,
+        description="The dataset spec: a shipped name (walmart, aus_retail, store_item_demand, synthetic) or a path "
+        "to a YAML file. Unset: $DEEPAR_DATASET; when that is unset too, the synthetic dataset's spec.",
+    )
     location: str | None = Field(
         default=None,
-        description="Folder holding train.csv, features.csv and stores.csv (each .csv or .csv.gz). "
-        "Unset: $DEEPAR_SOURCE; when that is unset too, a generated synthetic dataset.",
+        description="Where the spec's files are: a folder or s3://bucket/prefix. Unset: $DEEPAR_SOURCE; when that "
+        "is unset too, a generated synthetic dataset (only for the synthetic and walmart specs, whose layout it has).",
     )
     synthetic_dir: str | None = Field(
         default=None, description="Where the synthetic dataset is generated (default <deepar home>/synthetic)."
@@ -33,9 +99,9 @@ class SalesSource(dg.ConfigurableResource):
     synthetic_seed: int = Field(default=0, description="Seed of the synthetic dataset.")
     landing: str | None = Field(
         default=None,
-        description="The landing zone of weekly drops (YYYY-MM-DD_sales.csv[.gz], YYYY-MM-DD_features.csv[.gz]): "
-        "a folder or s3://bucket/prefix. Unset: $DEEPAR_LANDING; unset too: no landing zone (the sensor skips). "
-        "On S3, region, credentials and endpoint follow the usual AWS environment, as for the storage.",
+        description="The landing zone of drops, one file per period and table: a folder or s3://bucket/prefix. "
+        "Unset: $DEEPAR_LANDING; unset too: no landing zone (the sensor skips). On S3, region, credentials and "
+        "endpoint follow the usual AWS environment, as for the storage.",
     )
     landing_settle_seconds: float = Field(
         default=1.0,
@@ -43,24 +109,72 @@ class SalesSource(dg.ConfigurableResource):
         "may not be done); 0 when every writer writes whole files (S3, or a temporary name and a rename).",
     )
 
+    def spec(self) -> DatasetSpec:
+        """The dataset spec (``dataset``, else $DEEPAR_DATASET, else the synthetic one)."""
+        return load_spec(self.dataset or os.environ.get(DATASET_VARIABLE) or None)
+
+    def source_location(self) -> str | None:
+        return self.location or os.environ.get(SOURCE_VARIABLE) or None
+
     def folder(self) -> tuple[Path, str]:
-        """The folder to read and a description of it (``kaggle`` or ``synthetic``)."""
-        location = self.location or os.environ.get("DEEPAR_SOURCE")
+        """The local folder to read and what it is (``folder``, ``s3`` or ``synthetic``). An
+        s3:// location is downloaded (the spec's files only) under the deepar home first."""
+        spec = self.spec()
+        location = self.source_location()
+        if location and location.startswith("s3://"):
+            return self._download(spec, location), "s3"
         if location:
-            return Path(location).expanduser(), "kaggle"
-        spec = SyntheticSpec(
+            if "://" in location:
+                raise ConfigurationError(f"source {location!r}: expected a folder or s3://bucket/prefix")
+            return Path(location).expanduser(), "folder"
+        if spec.name not in SYNTHETIC_LAYOUTS:
+            raise ConfigurationError(
+                f"dataset {spec.name}: no source is configured; set {SOURCE_VARIABLE} to the folder (or "
+                f"s3://bucket/prefix) holding its files ({', '.join(t.file for t in spec.tables)}). Without a source "
+                f"only the {' and '.join(SYNTHETIC_LAYOUTS)} specs run, on generated data"
+            )
+        synthetic = SyntheticSpec(
             n_stores=self.synthetic_stores,
             n_depts=self.synthetic_depts,
             n_weeks=self.synthetic_weeks,
             seed=self.synthetic_seed,
         )
         base = Path(self.synthetic_dir) if self.synthetic_dir else deepar_home() / "synthetic"
-        folder = base / f"s{spec.n_stores}-d{spec.n_depts}-w{spec.n_weeks}-seed{spec.seed}"
-        return write_dataset(folder, spec), "synthetic"
+        folder = base / f"s{synthetic.n_stores}-d{synthetic.n_depts}-w{synthetic.n_weeks}-seed{synthetic.seed}"
+        return write_dataset(folder, synthetic), "synthetic"
+
+    def _download(self, spec: DatasetSpec, location: str) -> Path:
+        from botocore.exceptions import BotoCoreError
+
+        from deepar_assets.resources.storage import s3_client
+        from deepar_assets.storage.s3 import S3Store, parse_s3_uri
+
+        bucket, prefix = parse_s3_uri(location)
+        try:
+            client = s3_client()
+        except BotoCoreError as exc:
+            raise ConfigurationError(f"source {location}: cannot set up the S3 client: {exc}") from exc
+        digest = hashlib.sha256(location.encode()).hexdigest()[:12]
+        return download_spec_files(S3Store(client, bucket, prefix), spec, deepar_home() / "work" / "source" / digest)
 
     def load(self) -> RawData:
-        folder, _ = self.folder()
-        return read_kaggle(folder)
+        """Every table of the spec, read and validated (errors name the source's own files)."""
+        spec = self.spec()
+        folder, kind = self.folder()
+        location = self.source_location()
+        if kind != "s3" or not location:
+            return read_dataset(spec, folder)
+        local, remote = str(folder).rstrip("/"), location.rstrip("/")
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                raw = read_dataset(spec, folder)
+        except DataValidationError as exc:
+            raise DataValidationError(str(exc).replace(local, remote)) from None
+        for warning in caught:
+            warnings.warn(str(warning.message).replace(local, remote), warning.category, stacklevel=2)
+        raw.source = location
+        return raw
 
     def landing_location(self) -> str | None:
         return self.landing or os.environ.get("DEEPAR_LANDING") or None

@@ -59,16 +59,12 @@ def default_frames() -> dict[str, pd.DataFrame]:
 def small(
     request: pytest.FixtureRequest,
 ) -> tuple[SyntheticSpec, dict[str, pd.DataFrame]]:
-    spec = SyntheticSpec(
-        n_stores=4, n_depts=6, n_weeks=60, n_future_weeks=13, seed=request.param
-    )
+    spec = SyntheticSpec(n_stores=4, n_depts=6, n_weeks=60, n_future_weeks=13, seed=request.param)
     return spec, generate_frames(spec)
 
 
 def _all_weeks(spec: SyntheticSpec) -> list[str]:
-    dates = pd.date_range(
-        spec.start, periods=spec.n_weeks + spec.n_future_weeks, freq="7D"
-    )
+    dates = pd.date_range(spec.start, periods=spec.n_weeks + spec.n_future_weeks, freq="7D")
     return list(dates.strftime("%Y-%m-%d"))
 
 
@@ -110,26 +106,18 @@ def test_features_cover_train_and_extend(small):
     train, features = frames["train"], frames["features"]
     assert len(features) == spec.n_stores * (spec.n_weeks + spec.n_future_weeks)
     keys = train[["Store", "Date"]].drop_duplicates()
-    joined = keys.merge(
-        features[["Store", "Date"]], on=["Store", "Date"], how="left", indicator=True
-    )
+    joined = keys.merge(features[["Store", "Date"]], on=["Store", "Date"], how="left", indicator=True)
     assert (joined["_merge"] == "both").all()
     last_train = pd.Timestamp(train["Date"].max())
     last_feature = pd.Timestamp(features["Date"].max())
     assert (last_feature - last_train).days == 7 * spec.n_future_weeks
-    assert (
-        set(features["Store"])
-        == set(frames["stores"]["Store"])
-        == set(range(1, spec.n_stores + 1))
-    )
+    assert set(features["Store"]) == set(frames["stores"]["Store"]) == set(range(1, spec.n_stores + 1))
 
 
 def test_holiday_flags_agree_and_are_the_real_dates(small):
     spec, frames = small
     train, features = frames["train"], frames["features"]
-    joined = train.merge(
-        features, on=["Store", "Date"], suffixes=("_train", "_features")
-    )
+    joined = train.merge(features, on=["Store", "Date"], suffixes=("_train", "_features"))
     assert len(joined) == len(train)
     assert (joined["IsHoliday_train"] == joined["IsHoliday_features"]).all()
     flagged = set(features.loc[features["IsHoliday"], "Date"])
@@ -139,11 +127,7 @@ def test_holiday_flags_agree_and_are_the_real_dates(small):
 
 
 def test_holiday_rules_reproduce_the_competition_dates():
-    found = {
-        d.isoformat()
-        for year in range(2010, 2014)
-        for d in holiday_weeks(year).values()
-    }
+    found = {d.isoformat() for year in range(2010, 2014) for d in holiday_weeks(year).values()}
     assert found == REAL_HOLIDAYS
 
 
@@ -182,9 +166,7 @@ def test_same_seed_same_frames():
 
 def test_different_seed_different_frames():
     first = generate_frames(SMALL)
-    other = generate_frames(
-        SyntheticSpec(n_stores=4, n_depts=6, n_weeks=60, n_future_weeks=13, seed=1)
-    )
+    other = generate_frames(SyntheticSpec(n_stores=4, n_depts=6, n_weeks=60, n_future_weeks=13, seed=1))
     assert not first["train"].equals(other["train"])
     assert not first["features"].equals(other["features"])
 
@@ -290,9 +272,7 @@ def test_write_dataset_round_trips(tmp_path: Path, compress: bool):
         path = folder / f"{name}{suffix}"
         assert path.is_file()
         back = pd.read_csv(path)
-        pd.testing.assert_frame_equal(
-            back, frames[name], check_exact=False, rtol=0, atol=1e-9
-        )
+        pd.testing.assert_frame_equal(back, frames[name], check_exact=False, rtol=0, atol=1e-9)
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [SPEC_SIDECAR, f"features{suffix}", f"stores{suffix}", f"train{suffix}"]
     )
@@ -333,9 +313,7 @@ def test_write_dataset_is_idempotent_and_deterministic(tmp_path: Path):
 def test_write_dataset_rewrites_on_new_spec_or_compression(tmp_path: Path):
     write_dataset(tmp_path, SMALL)
     before = (tmp_path / "train.csv").read_bytes()
-    new_spec = SyntheticSpec(
-        n_stores=4, n_depts=6, n_weeks=60, n_future_weeks=13, seed=5
-    )
+    new_spec = SyntheticSpec(n_stores=4, n_depts=6, n_weeks=60, n_future_weeks=13, seed=5)
     write_dataset(tmp_path, new_spec)
     assert (tmp_path / "train.csv").read_bytes() != before
     assert json.loads((tmp_path / SPEC_SIDECAR).read_text())["spec"]["seed"] == 5
@@ -343,9 +321,7 @@ def test_write_dataset_rewrites_on_new_spec_or_compression(tmp_path: Path):
     # A reader wants one variant per file: the plain ones go.
     write_dataset(tmp_path, new_spec, compress=True)
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == sorted(
-        [SPEC_SIDECAR, "features.csv.gz", "stores.csv.gz", "train.csv.gz"]
-    )
+    assert names == sorted([SPEC_SIDECAR, "features.csv.gz", "stores.csv.gz", "train.csv.gz"])
 
 
 def test_write_dataset_rewrites_when_a_file_is_missing(tmp_path: Path):
@@ -356,8 +332,17 @@ def test_write_dataset_rewrites_when_a_file_is_missing(tmp_path: Path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def test_written_dataset_passes_the_kaggle_reader(tmp_path: Path):
-    kaggle = pytest.importorskip("deepar_assets.domain.kaggle")
-    raw = kaggle.read_kaggle(write_dataset(tmp_path, SMALL, compress=True))
-    assert len(raw.sales) == len(generate_frames(SMALL)["train"])
-    assert raw.features["Date"].max() == pd.Timestamp(dt.date(2011, 6, 24))
+@pytest.mark.parametrize("dataset", ["synthetic", "walmart"])
+def test_written_dataset_passes_the_spec_reader(tmp_path: Path, dataset: str):
+    """The generated files read cleanly with the synthetic spec and with Walmart's, whose layout they share."""
+    from deepar_assets.domain.reading import read_dataset
+    from deepar_assets.domain.spec import load_spec
+
+    frames = generate_frames(SMALL)
+    raw = read_dataset(load_spec(dataset), write_dataset(tmp_path, SMALL, compress=True))
+    assert len(raw.target) == len(frames["train"])
+    np.testing.assert_array_equal(raw.target["Weekly_Sales"], frames["train"]["Weekly_Sales"])
+    assert raw.related["features"]["Date"].max() == pd.Timestamp(dt.date(2011, 6, 24))
+    assert len(raw.related["features"]) == len(frames["features"])
+    assert list(raw.metadata["stores"]["Type"]) == list(frames["stores"]["Type"])
+    assert raw.oddities["negative_target_rows"] == int((frames["train"]["Weekly_Sales"] < 0).sum())

@@ -1,17 +1,34 @@
-"""Raw weeks stored as Parquet, one object per week and table."""
+"""Raw partitions stored as Parquet, one object per partition and table, for any spec."""
 
+import warnings
+
+import numpy as np
 import pandas as pd
 import pytest
 
-from deepar_assets.domain.kaggle import read_kaggle
+from deepar_assets.domain.raw import RawData
+from deepar_assets.domain.reading import read_dataset
+from deepar_assets.domain.spec import DatasetSpec, load_spec, periods
 from deepar_assets.errors import DataValidationError
 from deepar_assets.storage.local import FolderStore
-from deepar_assets.storage.raw import FEATURES_AHEAD, SALES, read_stored, stored_weeks, write_weeks
+from deepar_assets.storage.raw import (
+    ahead_object,
+    metadata_object,
+    partition_object,
+    read_ahead,
+    read_metadata,
+    read_partition,
+    read_stored,
+    stored_partitions,
+    write_partitions,
+)
 
 
 @pytest.fixture
 def raw(small_source):
-    return read_kaggle(small_source)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return read_dataset(load_spec("synthetic"), small_source)
 
 
 @pytest.fixture
@@ -19,66 +36,131 @@ def store(tmp_path):
     return FolderStore(tmp_path / "store")
 
 
-def _weeks(raw, n=None):
-    weeks = sorted(raw.sales["Date"].unique())
-    return weeks if n is None else weeks[:n]
+def _keys(raw, n=None):
+    keys = sorted({periods.partition_key(t, raw.spec.partition_frequency) for t in raw.target[raw.spec.time]})
+    return keys if n is None else keys[:n]
 
 
 def test_every_value_survives_a_round_trip(raw, store):
-    write_weeks(store, raw, _weeks(raw))
-    back = read_stored(store)
+    result = write_partitions(store, raw, _keys(raw))
+    assert result["rows"] == len(raw.target) and result["partitions"] == len(_keys(raw))
+    back = read_stored(store, raw.spec)
+    assert back.spec is raw.spec
     key = ["Store", "Dept", "Date"]
-    expected = raw.sales.sort_values(key).reset_index(drop=True)
-    pd.testing.assert_frame_equal(back.sales.sort_values(key).reset_index(drop=True), expected)
-    pd.testing.assert_frame_equal(back.stores, raw.stores)
-    # Features: every stored week plus the weeks known ahead.
-    assert back.features["Date"].max() == raw.features["Date"].max()
-    assert len(back.features) == len(raw.features)
+    expected = raw.target.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(back.target.sort_values(key).reset_index(drop=True), expected)
+    pd.testing.assert_frame_equal(back.metadata["stores"], raw.metadata["stores"])
+    # Related: every stored period plus the periods known ahead.
+    features = raw.related["features"].sort_values(["Store", "Date"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        back.related["features"].sort_values(["Store", "Date"]).reset_index(drop=True), features
+    )
 
 
-def test_rewriting_a_week_replaces_its_rows(raw, store):
-    weeks = _weeks(raw, 5)
-    write_weeks(store, raw, weeks)
-    write_weeks(store, raw, weeks[2:3])  # the same week again
-    back = read_stored(store)
-    assert len(back.sales) == int(raw.sales["Date"].isin(weeks).sum())
-    assert not back.sales.duplicated(["Store", "Dept", "Date"]).any()
-    # A restated week replaces the old figures.
-    restated = raw.sales.copy()
-    restated.loc[restated["Date"] == weeks[2], "Weekly_Sales"] += 1.0
-    raw.sales = restated
-    write_weeks(store, raw, weeks[2:3])
-    back = read_stored(store)
-    week = back.sales[back.sales["Date"] == weeks[2]].sort_values(["Store", "Dept"])
-    assert week["Weekly_Sales"].tolist() == restated[restated["Date"] == weeks[2]].sort_values(["Store", "Dept"])["Weekly_Sales"].tolist()
+def test_rewriting_a_partition_replaces_its_rows(raw, store):
+    keys = _keys(raw, 5)
+    write_partitions(store, raw, keys)
+    write_partitions(store, raw, keys[2:3])  # the same partition again
+    back = read_stored(store, raw.spec)
+    week = pd.Timestamp(keys[2])
+    assert len(back.target) == int(raw.target["Date"].isin(pd.to_datetime(keys)).sum())
+    assert not back.target.duplicated(["Store", "Dept", "Date"]).any()
+    assert not back.related["features"].duplicated(["Store", "Date"]).any()
+    # A restated partition replaces the old figures.
+    restated = raw.target.copy()
+    restated.loc[restated["Date"] == week, "Weekly_Sales"] += 1.0
+    raw.target = restated
+    write_partitions(store, raw, keys[2:3])
+    back = read_stored(store, raw.spec)
+    got = back.target[back.target["Date"] == week].sort_values(["Store", "Dept"])["Weekly_Sales"].tolist()
+    assert got == restated[restated["Date"] == week].sort_values(["Store", "Dept"])["Weekly_Sales"].tolist()
 
 
-def test_a_bad_request_stores_nothing_and_keeps_earlier_weeks(raw, store):
-    weeks = _weeks(raw, 3)
-    write_weeks(store, raw, weeks)
+def test_a_bad_request_stores_nothing_and_keeps_earlier_partitions(raw, store):
+    keys = _keys(raw)
+    write_partitions(store, raw, keys[:3])
     before = {key: store.get_bytes(key) for key in store.list_keys()}
-    unknown_week = pd.Timestamp("2030-01-04")
-    with pytest.raises(DataValidationError, match="no sales rows for the week.*2030-01-04"):
-        write_weeks(store, raw, [*_weeks(raw)[3:6], unknown_week])
+    with pytest.raises(DataValidationError, match="no sales rows for the partition.*2030-01-04"):
+        write_partitions(store, raw, [*keys[3:6], "2030-01-04"])
+    assert {key: store.get_bytes(key) for key in store.list_keys()} == before
+    with pytest.raises(DataValidationError, match="partition key 'not-a-week'"):
+        write_partitions(store, raw, ["not-a-week"])
+
+    # A partition whose target rows have no related row for their store: refused, nothing written.
+    features = raw.related["features"]
+    raw.related["features"] = features[~((features["Date"] == pd.Timestamp(keys[4])) & (features["Store"] == 1))]
+    with pytest.raises(DataValidationError, match=f"partition {keys[4]} has sales rows for Store 1.*no features row"):
+        write_partitions(store, raw, keys[3:6])
     assert {key: store.get_bytes(key) for key in store.list_keys()} == before
 
-    # A week whose sales have no features row for their store: refused, nothing written.
-    raw.features = raw.features[~((raw.features["Date"] == _weeks(raw)[4]) & (raw.features["Store"] == 1))]
-    with pytest.raises(DataValidationError, match="no features row"):
-        write_weeks(store, raw, _weeks(raw)[3:6])
-    assert {key: store.get_bytes(key) for key in store.list_keys()} == before
+
+def test_partitions_are_listed_and_related_rows_ahead_start_after_the_last_partition(raw, store):
+    keys = _keys(raw, 4)
+    write_partitions(store, raw, keys)
+    assert stored_partitions(store, raw.spec) == keys
+    assert store.exists(partition_object("sales", keys[0])) and store.exists(partition_object("features", keys[0]))
+    assert store.exists(metadata_object("stores"))
+    ahead = read_ahead(store, raw.spec, "features")
+    assert ahead["Date"].min() == pd.Timestamp(keys[-1]) + pd.Timedelta(weeks=1)
+    assert ahead["Date"].max() == raw.related["features"]["Date"].max()
+    assert store.exists(ahead_object("features"))
+    # Read back: the stored partitions' related rows, then the ones ahead, none twice.
+    related = read_stored(store, raw.spec).related["features"]
+    assert related["Date"].min() == pd.Timestamp(keys[0])
+    assert related["Date"].max() == raw.related["features"]["Date"].max()
+    assert not related.duplicated(["Store", "Date"]).any()
+    # What the landing code reads: one partition's related rows, the metadata.
+    week = read_partition(store, raw.spec, "features", keys[1])
+    assert set(week["Date"]) == {pd.Timestamp(keys[1])} and len(week) == raw.metadata["stores"].shape[0]
+    assert read_partition(store, raw.spec, "features", "2030-01-04") is None
+    pd.testing.assert_frame_equal(read_metadata(store, raw.spec, "stores"), raw.metadata["stores"])
+    # A later partition moves the start of the rows ahead.
+    write_partitions(store, raw, _keys(raw)[4:6])
+    assert read_ahead(store, raw.spec, "features")["Date"].min() == pd.Timestamp(_keys(raw)[5]) + pd.Timedelta(weeks=1)
 
 
-def test_weeks_are_listed_and_features_ahead_start_after_the_last_week(raw, store):
-    weeks = _weeks(raw, 4)
-    write_weeks(store, raw, weeks)
-    assert stored_weeks(store) == [pd.Timestamp(w) for w in weeks]
-    assert store.list_keys(f"{SALES}/")[0].endswith(f"{weeks[0]:%Y-%m-%d}.parquet")
-    ahead = read_stored(store).features
-    assert ahead["Date"].max() == raw.features["Date"].max()
-    assert store.exists(FEATURES_AHEAD)
-
-
-def test_nothing_stored_is_a_clear_error(store):
+def test_nothing_stored_is_a_clear_error(store, raw):
     with pytest.raises(DataValidationError, match="materialize raw_sales first"):
-        read_stored(store)
+        read_stored(store, raw.spec)
+    assert stored_partitions(store, raw.spec) == []
+    assert read_ahead(store, raw.spec, "features") is None and read_metadata(store, raw.spec, "stores") is None
+
+
+def test_daily_data_in_weekly_partitions(store):
+    """store_item_demand's layout: string-free int ids, daily rows, W-MON partitions, no related tables."""
+    spec = load_spec("store_item_demand")
+    days = pd.date_range("2013-01-01", "2013-01-20")  # a Tuesday to a Sunday
+    target = pd.DataFrame(
+        {
+            "store": np.repeat([1, 2], len(days)).astype(np.int64),
+            "item": np.int64(7),
+            "date": np.tile(days, 2),
+            "sales": np.arange(2 * len(days), dtype=np.float64),
+        }
+    )
+    raw = RawData(spec, target)
+    keys = sorted({periods.partition_key(d, spec.partition_frequency) for d in days})
+    assert keys == ["2012-12-31", "2013-01-07", "2013-01-14"]
+    write_partitions(store, raw, keys)
+    assert stored_partitions(store, spec) == keys
+    assert len(read_partition(store, spec, "sales", "2013-01-07")) == 14
+    back = read_stored(store, spec)
+    pd.testing.assert_frame_equal(back.target.sort_values(["store", "date"]).reset_index(drop=True), target)
+    assert back.related == {} and back.metadata == {}
+
+
+def test_string_ids_and_a_global_related_table(store):
+    spec = DatasetSpec.model_validate(
+        {
+            "name": "g", "frequency": "MS", "start": "2020-01-01",
+            "target": {"file": "t", "ids": ["state"], "time": {"column": "month"}, "target": "y"},
+            "related": [{"name": "rates", "file": "r", "time": {"column": "month"}, "covariates": ["rate"]}],
+        }
+    )  # fmt: skip
+    months = pd.date_range("2020-01-01", periods=4, freq="MS")
+    target = pd.DataFrame({"state": np.repeat(["NSW", "Vic"], 3), "month": np.tile(months[:3], 2), "y": 1.0})
+    rates = pd.DataFrame({"month": months, "rate": [0.1, 0.2, 0.3, 0.4]})
+    write_partitions(store, RawData(spec, target, {"rates": rates}), ["2020-01-01", "2020-02-01"])
+    back = read_stored(store, spec)
+    assert back.target["state"].tolist() == ["NSW", "Vic", "NSW", "Vic"]
+    assert back.related["rates"]["rate"].tolist() == [0.1, 0.2, 0.3, 0.4]

@@ -380,9 +380,11 @@ class DatasetSpec(_Strict):
                 raise ValueError(f"features: {unknown} are not features of this spec; choose from {available}")
         if self.calendar and self.freq.kind != "hour" and "hour_of_day" in self.calendar:
             raise ValueError("calendar: hour_of_day needs hourly data")
-        try:
-            import pandas as pd
+        import pandas as pd
 
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.start):
+                raise ValueError("expected YYYY-MM-DD")
             start = pd.Timestamp(self.start)
         except ValueError as exc:
             raise ValueError(f"start: {self.start!r} is not a date (YYYY-MM-DD): {exc}") from None
