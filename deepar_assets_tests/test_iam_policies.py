@@ -22,7 +22,8 @@ from botocore.stub import Stubber
 
 from deepar_assets.domain.encoding import encode
 from deepar_assets.domain.hyperparameters import DEFAULT_SEARCH_SPACE
-from deepar_assets.domain.kaggle import read_kaggle
+from deepar_assets.domain.reading import read_dataset
+from deepar_assets.domain.spec import load_spec
 from deepar_assets.engines import sagemaker as engine_module
 from deepar_assets.engines.base import TuningResult, TuningSettings
 from deepar_assets.engines.sagemaker import NAME_PREFIX, SageMakerEngine, SageMakerSettings
@@ -92,7 +93,7 @@ class Recorder:
 @pytest.fixture
 def recorded(aws_env, tmp_path, small_source) -> set[str]:
     store = FolderStore(tmp_path / "published")
-    ref = publish_dataset(store, encode(read_kaggle(small_source)), prediction_length=4).ref
+    ref = publish_dataset(store, encode(read_dataset(load_spec("synthetic"), small_source)), prediction_length=4).ref
     s3 = boto3.client("s3")
     old, new = on_s3(ref, store, s3), on_s3(ref, store, s3, version="feedface" + ref.version[8:])
     recorder = Recorder()

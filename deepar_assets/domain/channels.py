@@ -1,6 +1,6 @@
 """Cutting encoded series into SageMaker DeepAR's train / test / validation channels.
 
-With history ending at week T and prediction length h:
+With history ending at period T and prediction length h:
 ``validation`` holds every series up to T, ``test`` up to T − h (DeepAR scores its last h
 points), ``train`` up to T − 2h. Tuning therefore never sees the validation window. A series
 is left out of a channel when it cannot be used there, and the reason is counted.
@@ -23,6 +23,7 @@ import orjson
 
 from deepar_assets.constants import CHANNELS, FIELD_DYNAMIC_FEAT, FIELD_TARGET, TEST, TRAIN, VALIDATION
 from deepar_assets.domain.encoding import EncodedSeries
+from deepar_assets.domain.spec.periods import format_period
 from deepar_assets.errors import DataValidationError
 
 ENCODING_FILE = "encoding.json"
@@ -36,7 +37,7 @@ def channel_file(channel: str) -> str:
 @dataclass
 class ChannelSplit:
     prediction_length: int
-    ends: dict[str, int]  # channel → exclusive end week index of its targets
+    ends: dict[str, int]  # channel → exclusive end period index of its targets
     members: dict[str, np.ndarray]  # channel → series indices
     excluded: dict[str, dict[str, int]] = field(default_factory=dict)  # channel → reason → count
     # Earlier evaluation origins added to test (rolling evaluation): (end, series indices).
@@ -51,21 +52,22 @@ def split_channels(
     encoded: EncodedSeries, prediction_length: int, rolling_origins: int = 1, origin_step: int | None = None
 ) -> ChannelSplit:
     """Cut the channels. With ``rolling_origins`` > 1, ``test`` also holds every series cut at
-    earlier ends (each ``origin_step`` weeks before the last, default h), so that the objective
+    earlier ends (each ``origin_step`` periods before the last, default h), so that the objective
     averages over several forecast origins, as SageMaker's DeepAR documentation describes."""
     h = prediction_length
     if h < 1:
-        raise DataValidationError(f"prediction_length must be at least 1 week, got {h}")
+        raise DataValidationError(f"prediction_length must be at least 1 period, got {h}")
     if rolling_origins < 1:
         raise DataValidationError(f"rolling_origins must be at least 1, got {rolling_origins}")
     step = origin_step or h
     if step < 1:
-        raise DataValidationError(f"origin_step must be at least 1 week, got {step}")
+        raise DataValidationError(f"origin_step must be at least 1 period, got {step}")
     n = encoded.n_history
     if n - 2 * h < 2:
         raise DataValidationError(
-            f"the history has {n} weeks (to {encoded.last_week:%Y-%m-%d}); with prediction_length={h} "
-            f"the train channel would hold {n - 2 * h} weeks: expected at least {2 * h + 2} weeks of history"
+            f"the history has {n} periods (to {format_period(encoded.last_period, encoded.encoding.freq)}); with "
+            f"prediction_length={h} the train channel would hold {n - 2 * h} periods: expected at least "
+            f"{2 * h + 2} periods of history"
         )
     ends = {TRAIN: n - 2 * h, TEST: n - h, VALIDATION: n}
     observed = ~np.isnan(encoded.target)
@@ -75,7 +77,7 @@ def split_channels(
 
     train_ok = first < ends[TRAIN]
     members[TRAIN] = np.flatnonzero(train_ok)
-    excluded[TRAIN] = _count({"no observed week before the train cut": ~train_ok})
+    excluded[TRAIN] = _count({"no observed period before the train cut": ~train_ok})
 
     # Every cat value of a scored channel must have been seen in train (DeepAR cannot embed
     # an unseen value).
@@ -91,8 +93,8 @@ def split_channels(
         members[channel] = np.flatnonzero(ok)
         excluded[channel] = _count(
             {
-                "no observed week before the scored window": ~has_context,
-                "no observed week in the scored window": has_context & ~scored,
+                "no observed period before the scored window": ~has_context,
+                "no observed period in the scored window": has_context & ~scored,
                 "category value not in train": has_context & scored & ~seen,
             }
         )
@@ -101,8 +103,8 @@ def split_channels(
         end = ends[TEST] - k * step
         if end - h < 1:
             raise DataValidationError(
-                f"rolling origin {k + 1} of {rolling_origins} would end at week {end} of {n}: too early for a "
-                f"{h}-week window with context; use fewer origins or a smaller origin_step"
+                f"rolling origin {k + 1} of {rolling_origins} would end at period {end} of {n}: too early for a "
+                f"{h}-period window with context; use fewer origins or a smaller origin_step"
             )
         ok = (first < end - h) & observed[:, end - h : end].any(axis=1) & seen
         extra.append((end, np.flatnonzero(ok)))
@@ -120,7 +122,7 @@ _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
 def _dump(record: dict[str, Any]) -> bytes:
     """One record as a JSON line. NumPy arrays are written natively by orjson, which writes NaN
     as ``null``; the only values that can be missing are targets (dynamic features never are),
-    so a record with a missing week has each ``null`` turned into the ``"NaN"`` DeepAR expects."""
+    so a record with a missing period has each ``null`` turned into the ``"NaN"`` DeepAR expects."""
     out = dict(record)
     missing = False
     for name in (FIELD_TARGET, FIELD_DYNAMIC_FEAT):
@@ -205,6 +207,17 @@ def _serialize(task: tuple[int, np.ndarray]) -> bytes:
     return records_to_jsonl(_SHARED["encoded"].records(indices, end))
 
 
+CHUNK_VALUES = 300_000
+"""About this many numbers per serialized chunk: long records (daily data) come in smaller
+chunks, so that worker processes share the work evenly and hand back small buffers."""
+
+
+def default_chunk_size(encoded: EncodedSeries) -> int:
+    """Records per chunk: CHUNK_VALUES over the numbers in a full-length record, 1 to 500."""
+    per_record = len(encoded.periods) * (1 + encoded.features.shape[1])
+    return max(1, min(500, CHUNK_VALUES // max(per_record, 1)))
+
+
 def _tasks(split: ChannelSplit, chunk_size: int) -> list[tuple[str, int, np.ndarray]]:
     """(object key, target end, series indices) in file order, in chunks."""
     parts = [(channel_file(c), split.ends[c], split.members[c]) for c in CHANNELS]
@@ -217,14 +230,14 @@ def _tasks(split: ChannelSplit, chunk_size: int) -> list[tuple[str, int, np.ndar
 
 
 def write_dataset_files(
-    encoded: EncodedSeries, split: ChannelSplit, folder: Path, workers: int = 1, chunk_size: int = 500
+    encoded: EncodedSeries, split: ChannelSplit, folder: Path, workers: int = 1, chunk_size: int | None = None
 ) -> dict[str, WrittenFile]:
     """Stream each channel's JSON Lines and ``encoding.json`` into ``folder``, hashing as the
     bytes go, so memory holds a few chunks instead of whole channels. With ``workers`` > 1,
     chunks are serialized by forked worker processes (they share the encoded arrays
     copy-on-write) while this process writes and hashes, in order."""
     folder = Path(folder)
-    tasks = _tasks(split, chunk_size)
+    tasks = _tasks(split, chunk_size or default_chunk_size(encoded))
     handles: dict[str, Any] = {}
     digests: dict[str, Any] = {}
     sizes: dict[str, int] = {}

@@ -1,6 +1,6 @@
-"""Forecast accuracy metrics, as SageMaker DeepAR and the Kaggle competition define them.
+"""Forecast accuracy metrics, as SageMaker DeepAR defines them, with weighted MAE and MASE.
 
-All functions take arrays of shape (n_series, horizon); NaN in ``actual`` marks a week with no
+All functions take arrays of shape (n_series, horizon); NaN in ``actual`` marks a period with no
 observation, which is left out of every sum. A metric that cannot be computed raises; it never
 returns a placeholder.
 """
@@ -53,7 +53,7 @@ def mean_weighted_quantile_loss(actual: np.ndarray, quantiles: Mapping[float, np
 
 def rmse(actual: np.ndarray, forecast: np.ndarray) -> float:
     """SageMaker DeepAR's RMSE: sqrt of the mean squared error of the mean forecast over all
-    observed (series, week) points."""
+    observed (series, period) points."""
     mask = _observed(actual, forecast)
     diff = np.asarray(actual)[mask] - np.asarray(forecast, dtype=np.float64)[mask]
     if np.isnan(diff).any():
@@ -61,18 +61,41 @@ def rmse(actual: np.ndarray, forecast: np.ndarray) -> float:
     return float(np.sqrt(np.mean(diff**2)))
 
 
-def wmae(actual: np.ndarray, forecast: np.ndarray, holiday: np.ndarray, holiday_weight: float = 5.0) -> float:
-    """The Kaggle competition's weighted MAE: holiday weeks count ``holiday_weight`` times."""
-    mask = _observed(actual, forecast, holiday)
-    weights = np.where(np.asarray(holiday, dtype=bool), holiday_weight, 1.0)[mask]
-    errors = np.abs(np.asarray(actual)[mask] - np.asarray(forecast, dtype=np.float64)[mask])
-    return float(np.sum(weights * errors) / np.sum(weights))
+def wmae(actual: np.ndarray, forecast: np.ndarray, weights: np.ndarray | float | None = None) -> float:
+    """Weighted MAE: Σ w·|y − ŷ| / Σ w over observed points. ``weights`` broadcasts to the
+    actuals' shape: one weight per period (shape (horizon,)), per point, or None (all 1, plain
+    MAE). With the spec's period weights (e.g. holiday weeks × 5) this is the Kaggle WMAE."""
+    mask = _observed(actual, forecast)
+    shape = np.shape(actual)
+    try:
+        full = np.broadcast_to(np.asarray(1.0 if weights is None else weights, dtype=np.float64), shape)
+    except ValueError:
+        raise ValueError(
+            f"weights shape {np.shape(weights)} does not broadcast to the actuals' shape {shape}"
+        ) from None
+    if np.isnan(full[mask]).any() or (full[mask] < 0).any():
+        raise TrainingError("WMAE weights must be non-negative numbers")
+    w = full[mask]
+    if not w.sum() > 0:
+        raise TrainingError("WMAE is undefined: the observed points have zero total weight")
+    errors = np.abs(np.asarray(actual, dtype=np.float64)[mask] - np.asarray(forecast, dtype=np.float64)[mask])
+    if np.isnan(errors).any():
+        raise TrainingError("the point forecast contains NaN")
+    return float(np.sum(w * errors) / np.sum(w))
 
 
-def mase(actual: np.ndarray, forecast: np.ndarray, history: list[np.ndarray], season: int = 52) -> float:
+def mae(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Mean absolute error over observed points (WMAE with every weight 1)."""
+    return wmae(actual, forecast, None)
+
+
+def mase(actual: np.ndarray, forecast: np.ndarray, history: list[np.ndarray], season: int) -> float:
     """Mean absolute scaled error: each series' MAE over the horizon divided by the MAE of its
     seasonal naive forecast in sample (lag ``season``; lag 1 when the history is shorter),
-    averaged over the series where both are defined."""
+    averaged over the series where both are defined. ``season``: the spec's season length."""
+    if int(season) < 1:
+        raise ValueError(f"season must be at least 1 period, got {season}")
+    season = int(season)
     actual = np.asarray(actual, dtype=np.float64)
     forecast = np.asarray(forecast, dtype=np.float64)
     _observed(actual, forecast)

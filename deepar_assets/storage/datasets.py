@@ -9,7 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from deepar_assets.constants import CHANNELS, FREQ
+from deepar_assets.constants import CHANNELS
 from deepar_assets.domain.channels import (
     ChannelSplit,
     channel_file,
@@ -18,6 +18,7 @@ from deepar_assets.domain.channels import (
     write_dataset_files,
 )
 from deepar_assets.domain.encoding import EncodedSeries
+from deepar_assets.domain.spec.periods import format_period
 from deepar_assets.engines.base import DatasetRef
 from deepar_assets.storage.base import ObjectStore
 from deepar_assets.storage.versions import PublishedVersion, publish_files
@@ -57,7 +58,8 @@ def publish_dataset(
 ) -> PublishedDataset:
     """Cut the channels, stream them into a local staging folder (hashing as they go), and
     publish them under ``datasets/<content hash>/`` with the manifest last. The same content
-    publishes the same version and uploads nothing."""
+    publishes the same version and uploads nothing. ``encoding.json`` records the spec and its
+    hash, so the version changes with the spec too."""
     split = split_channels(encoded, prediction_length, rolling_origins, origin_step)
     if staging_dir is not None:
         Path(staging_dir).mkdir(parents=True, exist_ok=True)
@@ -81,10 +83,10 @@ def publish_dataset(
         channels={c: channel_file(c) + (GZIP_SUFFIX if compress else "") for c in CHANNELS},
         records={c: split.record_count(c) for c in CHANNELS},
         prediction_length=prediction_length,
-        freq=FREQ,
+        freq=encoded.encoding.freq,
         cardinality=encoded.encoding.cardinality,
         dynamic_feat=[f.name for f in encoded.encoding.dynamic_feat],
-        last_week=f"{encoded.last_week:%Y-%m-%d}",
+        last_period=format_period(encoded.last_period, encoded.encoding.freq),
     )
     return PublishedDataset(
         ref=ref, split=split, sizes={k: size for k, (_, size, _) in files.items()}, published=published

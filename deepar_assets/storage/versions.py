@@ -44,7 +44,9 @@ def publish(store: ObjectStore, prefix: str, version: str, files: dict[str, byte
     return _publish(store, prefix, version, manifest, lambda target, key: store.put_bytes(target, files[key]))
 
 
-def publish_files(store: ObjectStore, prefix: str, version: str, files: dict[str, tuple[Path, int, str]]) -> PublishedVersion:
+def publish_files(
+    store: ObjectStore, prefix: str, version: str, files: dict[str, tuple[Path, int, str]]
+) -> PublishedVersion:
     """Publish objects from local files: key → (path, size, sha256), streamed up one by one."""
     manifest = {
         "version": version,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import re
-from pathlib import Path
 
 import numpy as np
 import orjson
@@ -25,19 +24,21 @@ from deepar_assets.domain.channels import (
     split_channels,
 )
 from deepar_assets.domain.encoding import EncodedSeries, Encoding, encode
-from deepar_assets.domain.kaggle import read_kaggle
+from deepar_assets.domain.raw import RawData
+from deepar_assets.domain.spec import DatasetSpec
 from deepar_assets.domain.synthetic import SyntheticSpec, generate_frames
 from deepar_assets.errors import DataValidationError
+from deepar_assets_tests.domain.raw_samples import frames_to_raw
 
 SEEDS = [0, 1, 2]
 H = 8
 T = 70
 SPEC = SyntheticSpec(n_stores=4, n_depts=6, n_weeks=T, n_future_weeks=13, seed=0)
 REASONS = {
-    TRAIN: {"no observed week before the train cut"},
+    TRAIN: {"no observed period before the train cut"},
     TEST: {
-        "no observed week before the scored window",
-        "no observed week in the scored window",
+        "no observed period before the scored window",
+        "no observed period in the scored window",
         "category value not in train",
     },
 }
@@ -56,18 +57,8 @@ def frames_for(seed: int = 0) -> dict[str, pd.DataFrame]:
     return {key: frame.copy() for key, frame in _generated(seed).items()}
 
 
-def write(folder: Path, frames: dict[str, pd.DataFrame]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for key, frame in frames.items():
-        out = frame.copy()
-        if "IsHoliday" in out:
-            out["IsHoliday"] = np.where(out["IsHoliday"].to_numpy(), "TRUE", "FALSE")
-        (folder / f"{key}.csv").write_text(out.to_csv(index=False, na_rep="NA", lineterminator="\n"))
-    return folder
-
-
-def encode_frames(folder: Path, frames: dict[str, pd.DataFrame]) -> EncodedSeries:
-    return encode(read_kaggle(write(folder, frames)))
+def encode_frames(frames: dict[str, pd.DataFrame]) -> EncodedSeries:
+    return encode(frames_to_raw(frames))
 
 
 def history_dates(frames: dict[str, pd.DataFrame]) -> list[str]:
@@ -127,8 +118,8 @@ def parsed_channels(encoded: EncodedSeries, split: ChannelSplit) -> dict[str, di
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory) -> tuple[EncodedSeries, ChannelSplit]:
-    encoded = encode_frames(tmp_path_factory.mktemp("channels_base"), frames_for(0))
+def base() -> tuple[EncodedSeries, ChannelSplit]:
+    encoded = encode_frames(frames_for(0))
     return encoded, split_channels(encoded, H)
 
 
@@ -137,16 +128,16 @@ def base(tmp_path_factory) -> tuple[EncodedSeries, ChannelSplit]:
 LATE_SERIES = (
     range(T - H, T),
     {
-        TRAIN: "no observed week before the train cut",
-        TEST: "no observed week before the scored window",
-        VALIDATION: "no observed week before the scored window",
+        TRAIN: "no observed period before the train cut",
+        TEST: "no observed period before the scored window",
+        VALIDATION: "no observed period before the scored window",
     },
 )
 LATE_DEPARTMENT = (
     range(T - 2 * H, T),
     {
-        TRAIN: "no observed week before the train cut",
-        TEST: "no observed week before the scored window",
+        TRAIN: "no observed period before the train cut",
+        TEST: "no observed period before the scored window",
         VALIDATION: "category value not in train",
     },
 )
@@ -154,8 +145,8 @@ CLOSED_SERIES = (
     range(0, 21),
     {
         TRAIN: None,
-        TEST: "no observed week in the scored window",
-        VALIDATION: "no observed week in the scored window",
+        TEST: "no observed period in the scored window",
+        VALIDATION: "no observed period in the scored window",
     },
 )
 LATE_BUT_VALID = (  # a late opening with enough context before the validation window
@@ -165,7 +156,7 @@ LATE_BUT_VALID = (  # a late opening with enough context before the validation w
 
 
 @pytest.fixture(scope="module")
-def edited(tmp_path_factory) -> tuple[EncodedSeries, ChannelSplit, dict[str, tuple[int, int]]]:
+def edited() -> tuple[EncodedSeries, ChannelSplit, dict[str, tuple[int, int]]]:
     """Seed 0 with every constructed case added at once, so the invariants meet exclusions."""
     frames = frames_for(0)
     depts = unused_depts(frames, 4)
@@ -178,7 +169,7 @@ def edited(tmp_path_factory) -> tuple[EncodedSeries, ChannelSplit, dict[str, tup
     ):
         add_series(frames, store, dept, weeks)
         added[name] = (store, dept)
-    encoded = encode_frames(tmp_path_factory.mktemp("channels_edited"), frames)
+    encoded = encode_frames(frames)
     return encoded, split_channels(encoded, H), added
 
 
@@ -188,7 +179,7 @@ def any_split(request, tmp_path_factory) -> tuple[EncodedSeries, ChannelSplit]:
     if request.param == "edited":
         encoded, split, _ = request.getfixturevalue("edited")
         return encoded, split
-    encoded = encode_frames(tmp_path_factory.mktemp(f"channels_seed{request.param}"), frames_for(request.param))
+    encoded = encode_frames(frames_for(request.param))
     return encoded, split_channels(encoded, H)
 
 
@@ -212,10 +203,10 @@ def test_record_lengths_follow_first_and_ends(any_split):
             length = split.ends[channel] - int(encoded.first[i])
             assert len(record["target"]) == length > 0
             assert record["dynamic_feat"].shape == (len(encoded.encoding.dynamic_feat), length)
-            assert record["start"] == encoded.weeks[encoded.first[i]].strftime("%Y-%m-%d %H:%M:%S")
+            assert record["start"] == encoded.periods[encoded.first[i]].strftime("%Y-%m-%d %H:%M:%S")
             # The record ends at the channel's last week: its final week is ends - 1.
             last = pd.Timestamp(record["start"]) + pd.Timedelta(weeks=length - 1)
-            assert last == encoded.weeks[split.ends[channel] - 1]
+            assert last == encoded.periods[split.ends[channel] - 1]
 
 
 def test_scored_records_have_context_and_scored_values(any_split):
@@ -292,12 +283,12 @@ def test_edited_data_has_every_exclusion(edited):
     [LATE_SERIES, LATE_DEPARTMENT, CLOSED_SERIES, LATE_BUT_VALID],
     ids=["late_series", "late_department", "closed_series", "late_but_valid"],
 )
-def test_exclusion_reasons(tmp_path, base, weeks, expected):
+def test_exclusion_reasons(base, weeks, expected):
     base_encoded, base_split = base
     frames = frames_for(0)
     (dept,) = unused_depts(frames, 1)
     add_series(frames, 2, dept, weeks)
-    encoded = encode_frames(tmp_path, frames)
+    encoded = encode_frames(frames)
     split = split_channels(encoded, H)
     assert encoded.n_series == base_encoded.n_series + 1
     new = index_of(encoded, 2, dept)
@@ -316,7 +307,7 @@ def test_exclusion_reasons(tmp_path, base, weeks, expected):
         assert split.excluded[channel] == counts, channel
 
 
-def test_unseen_store_is_excluded_from_validation(tmp_path, base):
+def test_unseen_store_is_excluded_from_validation(base):
     """A store that only opens inside the test window: its series are scored in validation only
     if the store value was seen in train, which it was not."""
     base_encoded, base_split = base
@@ -330,7 +321,7 @@ def test_unseen_store_is_excluded_from_validation(tmp_path, base):
     )
     dept = int(frames["train"]["Dept"].iloc[0])  # a known department
     add_series(frames, new_store, dept, range(T - 2 * H, T))
-    encoded = encode_frames(tmp_path, frames)
+    encoded = encode_frames(frames)
     split = split_channels(encoded, H)
     new = index_of(encoded, new_store, dept)
     assert new not in split.members[VALIDATION]
@@ -343,7 +334,7 @@ def test_unseen_store_is_excluded_from_validation(tmp_path, base):
 @pytest.mark.parametrize("h", [0, -1])
 def test_prediction_length_must_be_positive(base, h):
     encoded, _ = base
-    with pytest.raises(DataValidationError, match=f"prediction_length must be at least 1 week, got {h}"):
+    with pytest.raises(DataValidationError, match=f"prediction_length must be at least 1 period, got {h}"):
         split_channels(encoded, h)
 
 
@@ -356,10 +347,10 @@ def test_too_short_a_history(base):
     with pytest.raises(DataValidationError) as info:
         split_channels(encoded, longest + 1)
     message = str(info.value)
-    assert f"the history has {n} weeks" in message
+    assert f"the history has {n} periods" in message
     assert f"prediction_length={longest + 1}" in message
-    assert f"expected at least {2 * (longest + 1) + 2} weeks of history" in message
-    assert encoded.last_week.strftime("%Y-%m-%d") in message
+    assert f"expected at least {2 * (longest + 1) + 2} periods of history" in message
+    assert encoded.last_period.strftime("%Y-%m-%d") in message
 
 
 def test_split_is_deterministic(base):
@@ -472,15 +463,15 @@ def test_build_dataset_files(edited):
             assert set(record) == {"start", "target", "cat", "dynamic_feat"}
 
 
-def _version_of(folder: Path, frames: dict[str, pd.DataFrame]) -> tuple[str, dict[str, bytes]]:
-    encoded = encode_frames(folder, frames)
+def _version_of(frames: dict[str, pd.DataFrame]) -> tuple[str, dict[str, bytes]]:
+    encoded = encode_frames(frames)
     files = build_dataset_files(encoded, split_channels(encoded, H))
     return content_version(files), files
 
 
-def test_content_version_is_stable(tmp_path):
-    version, files = _version_of(tmp_path / "a", frames_for(0))
-    again, files_again = _version_of(tmp_path / "b", frames_for(0))
+def test_content_version_is_stable():
+    version, files = _version_of(frames_for(0))
+    again, files_again = _version_of(frames_for(0))
     assert re.fullmatch(r"[0-9a-f]{16}", version)
     assert files == files_again
     assert again == version
@@ -492,19 +483,19 @@ def test_content_version_is_stable(tmp_path):
 
 
 @pytest.mark.parametrize("week", [0, T - 2 * H - 1, T - H - 1, T - 1])
-def test_content_version_changes_with_one_value(tmp_path, base, week):
+def test_content_version_changes_with_one_value(base, week):
     encoded, split = base
     # A series in every channel, observed in the week, so each channel whose window holds it changes.
     in_all = set.intersection(*(member_keys(encoded, split, c) for c in CHANNELS))
     store, dept = min(k for k in in_all if not np.isnan(encoded.target[index_of(encoded, *k), week]))
-    version, files = _version_of(tmp_path / "a", frames_for(0))
+    version, files = _version_of(frames_for(0))
     frames = frames_for(0)
     train = frames["train"]
     date = history_dates(frames)[week]
     match = (train["Store"] == store) & (train["Dept"] == dept) & (train["Date"] == date)
     (row,) = train.index[match.to_numpy()]
     train.loc[row, "Weekly_Sales"] += 0.01
-    changed, changed_files = _version_of(tmp_path / "b", frames)
+    changed, changed_files = _version_of(frames)
     assert changed != version
     # Only the channels whose window holds that week change: later values never leak earlier.
     ends = {TRAIN: T - 2 * H, TEST: T - H, VALIDATION: T}
@@ -517,8 +508,8 @@ def test_content_version_changes_with_one_value(tmp_path, base, week):
 # --- rolling evaluation origins ---------------------------------------------------------------
 
 
-def test_rolling_origins_add_earlier_cuts_to_test_only(tmp_path):
-    encoded = encode_frames(tmp_path, frames_for(0))
+def test_rolling_origins_add_earlier_cuts_to_test_only():
+    encoded = encode_frames(frames_for(0))
     one = split_channels(encoded, 4)
     three = split_channels(encoded, 4, rolling_origins=3, origin_step=2)
     assert [end for end, _ in three.extra_test_origins] == [one.ends[TEST] - 2, one.ends[TEST] - 4]
@@ -529,7 +520,9 @@ def test_rolling_origins_add_earlier_cuts_to_test_only(tmp_path):
     lines = build_dataset_files(encoded, three)["test/data.json"].splitlines()
     assert len(lines) == three.record_count(TEST)
     # The main origin's records come first, the earlier cuts after, each shorter by the step.
-    main = {tuple(orjson.loads(line)["cat"]): len(orjson.loads(line)["target"]) for line in lines[: len(one.members[TEST])]}
+    main = {
+        tuple(orjson.loads(line)["cat"]): len(orjson.loads(line)["target"]) for line in lines[: len(one.members[TEST])]
+    }
     for line in lines[len(one.members[TEST]) :]:
         record = orjson.loads(line)
         assert len(record["target"]) < main.get(tuple(record["cat"]), 10**6)
@@ -542,7 +535,82 @@ def test_streamed_files_equal_the_in_memory_ones(tmp_path):
     same bytes, rolling origins included: one file order serves both."""
     from deepar_assets.domain.channels import write_dataset_files
 
-    encoded = encode_frames(tmp_path / "data", frames_for(1))
+    encoded = encode_frames(frames_for(1))
     split = split_channels(encoded, 4, rolling_origins=2)
     written = write_dataset_files(encoded, split, tmp_path / "out", chunk_size=7)
     assert {key: f.path.read_bytes() for key, f in written.items()} == build_dataset_files(encoded, split)
+
+
+# --- datasets without dynamic features, other frequencies -------------------------------------
+
+
+def _daily_without_features(n_days: int = 60) -> EncodedSeries:
+    """A store-item-demand-like daily dataset: int ids, no covariates, no calendar features."""
+    spec = DatasetSpec.model_validate(
+        {
+            "name": "daily",
+            "frequency": "D",
+            "start": "2024-01-01",
+            "target": {
+                "name": "sales",
+                "file": "sales.csv",
+                "ids": ["store", "item"],
+                "id_types": {"store": "int", "item": "int"},
+                "time": {"column": "date"},
+                "target": "sales",
+            },
+            "evaluation": {"prediction_length": 7},
+        }
+    )
+    days = pd.date_range("2024-01-01", periods=n_days, freq="D")
+    frame = pd.MultiIndex.from_product([[1, 2], [5, 3, 9], days], names=["store", "item", "date"]).to_frame(index=False)
+    frame["sales"] = np.arange(len(frame), dtype=np.float64) % 17
+    frame = frame.drop(index=[4, 100]).reset_index(drop=True)  # two missing days
+    return encode(RawData(spec=spec, target=frame))
+
+
+@pytest.mark.parametrize("rolling_origins", [1, 2, 3])
+def test_records_without_dynamic_features_have_no_dynamic_feat_key(tmp_path, rolling_origins):
+    from deepar_assets.domain.channels import write_dataset_files
+
+    encoded = _daily_without_features()
+    assert encoded.features.shape == (1, 0, len(encoded.periods))
+    split = split_channels(encoded, 7, rolling_origins=rolling_origins)
+    files = build_dataset_files(encoded, split)
+    for channel in CHANNELS:
+        records = parse_jsonl(files[channel_file(channel)], source=channel)
+        assert len(records) == split.record_count(channel) == 6 * (rolling_origins if channel == TEST else 1)
+        for record in records:
+            assert set(record) == {"start", "target", "cat"}
+            assert re.fullmatch(r"2024-01-01 00:00:00", record["start"])
+    ends = [split.ends[TEST]] + [end for end, _ in split.extra_test_origins]
+    lengths = sorted({len(r["target"]) for r in parse_jsonl(files[channel_file(TEST)])})
+    assert lengths == sorted(ends)
+    written = write_dataset_files(encoded, split, tmp_path / "out", chunk_size=4, workers=2)
+    assert {key: f.path.read_bytes() for key, f in written.items()} == files
+    assert Encoding.from_json(files[ENCODING_FILE]).dynamic_feat == []
+
+
+def test_daily_channels_end_at_the_right_days():
+    encoded = _daily_without_features(60)
+    split = split_channels(encoded, 7)
+    assert split.ends == {TRAIN: 46, TEST: 53, VALIDATION: 60}
+    assert encoded.periods[split.ends[VALIDATION] - 1] == pd.Timestamp("2024-02-29")
+    with pytest.raises(DataValidationError, match=r"the history has 60 periods \(to 2024-02-29\)"):
+        split_channels(encoded, 30)
+
+
+def test_long_records_are_written_in_smaller_chunks(tmp_path):
+    from deepar_assets.domain.channels import CHUNK_VALUES, default_chunk_size, write_dataset_files
+
+    weekly = encode_frames(frames_for(0))
+    daily = _daily_without_features(700)
+    assert default_chunk_size(daily) < 500  # long records: smaller chunks
+    for encoded in (weekly, daily):
+        size = default_chunk_size(encoded)
+        assert 1 <= size <= 500
+        values = len(encoded.periods) * (1 + encoded.features.shape[1])
+        assert size == 500 or size * values <= CHUNK_VALUES
+        split = split_channels(encoded, 7, rolling_origins=2)
+        written = write_dataset_files(encoded, split, tmp_path / f"{len(encoded.periods)}", workers=2)
+        assert {key: f.path.read_bytes() for key, f in written.items()} == build_dataset_files(encoded, split)

@@ -1,51 +1,70 @@
-"""Property tests of encoding validated Kaggle data into dense DeepAR series
-(``deepar_assets.domain.encoding``), on seeded synthetic data read back through ``read_kaggle``."""
+"""Property tests of encoding the synthetic dataset (the Walmart layout, the ``synthetic`` spec)
+into dense DeepAR series (``deepar_assets.domain.encoding``), on seeded generated frames built
+into ``RawData`` directly. Spec-generic properties over many small random specs are in
+``test_encoding_properties.py``."""
 
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from deepar_assets.domain.encoding import (
-    CAT_NAMES,
-    DEFAULT_FEATURES,
-    FEATURE_POLICIES,
-    EncodedSeries,
-    Encoding,
-    encode,
-)
-from deepar_assets.domain.kaggle import MARKDOWNS, RawData, read_kaggle
-from deepar_assets.domain.synthetic import CPI_NA_WEEKS, MARKDOWN_START, SyntheticSpec, generate_frames, write_dataset
+from deepar_assets.domain.encoding import EncodedSeries, Encoding, encode
+from deepar_assets.domain.raw import RawData
+from deepar_assets.domain.spec import load_spec
+from deepar_assets.domain.synthetic import CPI_NA_WEEKS, MARKDOWN_START, SyntheticSpec, generate_frames
 from deepar_assets.errors import EncodingError
+from deepar_assets_tests.domain.raw_samples import frames_to_raw, with_covariate
 
 SEEDS = [0, 1, 2]
 # Starts in 2011 so that markdowns (from 2011-11-11, week 44) exist inside the history.
 START = "2011-01-07"
+SPEC = load_spec("synthetic")
+CAT_NAMES = ("Store", "Dept", "Type")
+MARKDOWNS = tuple(f"MarkDown{k}" for k in range(1, 6))
+DEFAULT_FEATURES = tuple(SPEC.default_features)
 
 
 def spec_for(seed: int) -> SyntheticSpec:
     return SyntheticSpec(n_stores=4, n_depts=6, n_weeks=70, n_future_weeks=15, seed=seed, start=START)
 
 
+def sales(raw: RawData) -> pd.DataFrame:
+    return raw.target
+
+
+def features_of(raw: RawData) -> pd.DataFrame:
+    return raw.related["features"]
+
+
+def stores_of(raw: RawData) -> pd.DataFrame:
+    return raw.metadata["stores"]
+
+
+def edit(raw: RawData, target=None, features=None, stores=None, spec=None) -> RawData:
+    return RawData(
+        spec=spec or raw.spec,
+        target=raw.target if target is None else target,
+        related={"features": features_of(raw) if features is None else features},
+        metadata={"stores": stores_of(raw) if stores is None else stores},
+    )
+
+
 @pytest.fixture(scope="module", params=SEEDS, ids=lambda seed: f"seed{seed}")
-def case(request, tmp_path_factory) -> tuple[SyntheticSpec, RawData, EncodedSeries]:
-    spec = spec_for(request.param)
-    folder = write_dataset(tmp_path_factory.mktemp(f"encoding_seed{request.param}"), spec)
-    raw = read_kaggle(folder)
-    return spec, raw, encode(raw)
+def case(request) -> tuple[SyntheticSpec, RawData, EncodedSeries]:
+    synthetic = spec_for(request.param)
+    raw = frames_to_raw(generate_frames(synthetic))
+    return synthetic, raw, encode(raw)
 
 
 @pytest.fixture(scope="module")
-def one(tmp_path_factory) -> tuple[Path, RawData, EncodedSeries]:
+def one() -> tuple[SyntheticSpec, RawData, EncodedSeries]:
     """A single seed, for the tests that are not properties over data."""
-    folder = write_dataset(tmp_path_factory.mktemp("encoding_one"), spec_for(0))
-    raw = read_kaggle(folder)
-    return folder, raw, encode(raw)
+    raw = frames_to_raw(generate_frames(spec_for(0)))
+    return spec_for(0), raw, encode(raw)
 
 
 def decoded_values(encoded: EncodedSeries) -> pd.DataFrame:
@@ -57,7 +76,7 @@ def decoded_values(encoded: EncodedSeries) -> pd.DataFrame:
         target = record["target"]
         start = int(encoded.first[i])
         for j in np.flatnonzero(~np.isnan(target)):
-            rows.append((keys["Store"], keys["Dept"], encoded.weeks[start + j], float(target[j])))
+            rows.append((keys["Store"], keys["Dept"], encoded.periods[start + j], float(target[j])))
     frame = pd.DataFrame(rows, columns=["Store", "Dept", "Date", "Weekly_Sales"])
     return frame.sort_values(["Store", "Dept", "Date"]).reset_index(drop=True)
 
@@ -74,9 +93,9 @@ def feature_spec(encoded: EncodedSeries, name: str):
 def store_week_matrix(raw: RawData, encoded: EncodedSeries, column: str) -> np.ndarray:
     """The raw features column as (store code, week index), NaN where absent or NA."""
     stores = encoded.encoding.cat[0].values
-    out = np.full((len(stores), len(encoded.weeks)), np.nan)
-    week_of = {week: k for k, week in enumerate(encoded.weeks)}
-    for store, date, value in raw.features[["Store", "Date", column]].itertuples(index=False):
+    out = np.full((len(stores), len(encoded.periods)), np.nan)
+    week_of = {week: k for k, week in enumerate(encoded.periods)}
+    for store, date, value in features_of(raw)[["Store", "Date", column]].itertuples(index=False):
         if store in stores and date in week_of:
             out[stores.index(store), week_of[date]] = value
     return out
@@ -88,7 +107,7 @@ def store_week_matrix(raw: RawData, encoded: EncodedSeries, column: str) -> np.n
 def test_every_sales_value_survives_at_its_week(case):
     _, raw, encoded = case
     expected = (
-        raw.sales[["Store", "Dept", "Date", "Weekly_Sales"]]
+        sales(raw)[["Store", "Dept", "Date", "Weekly_Sales"]]
         .sort_values(["Store", "Dept", "Date"])
         .reset_index(drop=True)
     )
@@ -97,7 +116,7 @@ def test_every_sales_value_survives_at_its_week(case):
 
 
 def test_values_equal_the_generated_ones(case):
-    """Through the CSV and back, every value is the generator's float, bit for bit."""
+    """Every value is the generator's float, bit for bit, at its week."""
     spec, _, encoded = case
     train = generate_frames(spec)["train"]
     expected = train[["Store", "Dept", "Date", "Weekly_Sales"]].assign(Date=pd.to_datetime(train["Date"]))
@@ -106,14 +125,30 @@ def test_values_equal_the_generated_ones(case):
     assert list(got["Date"]) == list(expected["Date"])
 
 
+@pytest.mark.filterwarnings("ignore:.*ignoring extra column")
+def test_through_the_files_and_back(tmp_path, one):
+    """Written as CSV by the generator and read by the reader, the data encodes exactly as the
+    frames do: every value is the generator's float, bit for bit."""
+    from deepar_assets.domain.reading import read_dataset
+    from deepar_assets.domain.synthetic import write_dataset
+
+    synthetic, _, encoded = one
+    read = encode(read_dataset(SPEC, write_dataset(tmp_path, synthetic)))
+    np.testing.assert_array_equal(read.target, encoded.target)
+    np.testing.assert_array_equal(read.features, encoded.features)
+    np.testing.assert_array_equal(read.cat, encoded.cat)
+    assert read.periods.equals(encoded.periods)
+    assert read.encoding == encoded.encoding
+
+
 def test_missing_weeks_are_nan_never_zero(case):
     _, raw, encoded = case
     # The dense matrix built independently from the rows: NaN wherever no row exists.
-    week = ((raw.sales["Date"] - encoded.weeks[0]).dt.days // 7).to_numpy()
+    week = ((sales(raw)["Date"] - encoded.periods[0]).dt.days // 7).to_numpy()
     index = {(s, d): i for i, (s, d) in enumerate(encoded.keys[["Store", "Dept"]].itertuples(index=False))}
     expected = np.full((encoded.n_series, encoded.n_history), np.nan)
     for (store, dept, value), w in zip(
-        raw.sales[["Store", "Dept", "Weekly_Sales"]].itertuples(index=False), week, strict=True
+        sales(raw)[["Store", "Dept", "Weekly_Sales"]].itertuples(index=False), week, strict=True
     ):
         expected[index[(store, dept)], w] = value
     np.testing.assert_array_equal(encoded.target, expected)  # NaN positions must match too
@@ -128,21 +163,21 @@ def test_missing_weeks_are_nan_never_zero(case):
     assert encoded.target.shape == (encoded.n_series, encoded.n_history)
 
 
-def test_zero_sales_stay_zero_and_a_dropped_week_is_nan(tmp_path, one):
-    folder, raw, _ = one
-    sales = raw.sales.copy()
+def test_zero_sales_stay_zero_and_a_dropped_week_is_nan(one):
+    _, raw, _ = one
+    sales = raw.target.copy()
     # In the first series, week 5 is sold out at 0.0 and week 9 has no row at all.
     first_key = sales[["Store", "Dept"]].iloc[0]
     series = sales[(sales["Store"] == first_key.Store) & (sales["Dept"] == first_key.Dept)]
     zero_row, dropped_row = series.index[5], series.index[9]
     zero_date, dropped_date = sales.loc[zero_row, "Date"], sales.loc[dropped_row, "Date"]
     sales.loc[zero_row, "Weekly_Sales"] = 0.0
-    edited = RawData(sales=sales.drop(index=dropped_row), features=raw.features, stores=raw.stores)
+    edited = edit(raw, target=sales.drop(index=dropped_row))
     encoded = encode(edited)
     i = int(
         encoded.keys.index[(encoded.keys["Store"] == first_key.Store) & (encoded.keys["Dept"] == first_key.Dept)][0]
     )
-    week = {date: k for k, date in enumerate(encoded.weeks)}
+    week = {date: k for k, date in enumerate(encoded.periods)}
     assert encoded.target[i, week[zero_date]] == 0.0
     assert np.isnan(encoded.target[i, week[dropped_date]])
     assert encoded.stats["rows"] == len(sales) - 1
@@ -150,13 +185,13 @@ def test_zero_sales_stay_zero_and_a_dropped_week_is_nan(tmp_path, one):
 
 def test_series_are_store_dept_pairs_in_sorted_order(case):
     _, raw, encoded = case
-    pairs = raw.sales[["Store", "Dept"]].drop_duplicates().sort_values(["Store", "Dept"])
+    pairs = sales(raw)[["Store", "Dept"]].drop_duplicates().sort_values(["Store", "Dept"])
     assert list(encoded.keys[["Store", "Dept"]].itertuples(index=False, name=None)) == list(
         pairs.itertuples(index=False, name=None)
     )
     assert encoded.n_series == len(pairs) == encoded.stats["series"]
-    assert encoded.stats["rows"] == len(raw.sales)
-    assert encoded.stats["negative_sales_rows"] == int((raw.sales["Weekly_Sales"] < 0).sum())
+    assert encoded.stats["rows"] == len(sales(raw))
+    assert encoded.stats["negative_target_rows"] == int((sales(raw)["Weekly_Sales"] < 0).sum())
 
 
 # --- categories -----------------------------------------------------------------------------
@@ -172,20 +207,20 @@ def test_cat_codes_are_dense_and_match_cardinality(case):
         assert sorted(set(encoded.cat[:, k].tolist())) == list(range(encoding.cardinality[k])), spec.name
         assert spec.values == sorted(spec.values)
         assert len(set(spec.values)) == len(spec.values)
-    stores_sold = raw.sales["Store"].unique()
-    types = raw.stores.set_index("Store").loc[stores_sold, "Type"]
-    assert encoding.cardinality == [len(stores_sold), raw.sales["Dept"].nunique(), types.nunique()]
+    stores_sold = sales(raw)["Store"].unique()
+    types = stores_of(raw).set_index("Store").loc[stores_sold, "Type"]
+    assert encoding.cardinality == [len(stores_sold), sales(raw)["Dept"].nunique(), types.nunique()]
 
 
 def test_cat_codes_decode_to_the_series_keys(case):
     _, raw, encoded = case
     encoding = encoded.encoding
-    store_type = dict(zip(raw.stores["Store"], raw.stores["Type"], strict=True))
+    store_type = dict(zip(stores_of(raw)["Store"], stores_of(raw)["Type"], strict=True))
     for i, key in enumerate(encoded.keys.itertuples(index=False)):
         decoded = encoding.decode(encoded.cat[i].tolist())
         assert decoded == {"Store": key.Store, "Dept": key.Dept, "Type": store_type[key.Store]}
         assert [encoding.code(name, decoded[name]) for name in CAT_NAMES] == encoded.cat[i].tolist()
-        assert encoded.store_row[i] == encoded.cat[i, 0]
+        assert encoded.group_row[i] == encoded.cat[i, 0]
 
 
 def test_decode_refuses_unknown_codes(one):
@@ -266,32 +301,32 @@ def test_from_json_refuses_truncated_json(one):
 
 def test_record_start_is_the_first_observed_week(case):
     _, raw, encoded = case
-    first_dates = raw.sales.groupby(["Store", "Dept"])["Date"].min()
+    first_dates = sales(raw).groupby(["Store", "Dept"])["Date"].min()
     for i, key in enumerate(encoded.keys.itertuples(index=False)):
         record = encoded.record(i, encoded.n_history)
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2} 00:00:00", record["start"])
         assert record["start"] == first_dates[(key.Store, key.Dept)].strftime("%Y-%m-%d 00:00:00")
-        assert encoded.weeks[encoded.first[i]] == first_dates[(key.Store, key.Dept)]
+        assert encoded.periods[encoded.first[i]] == first_dates[(key.Store, key.Dept)]
         assert not np.isnan(record["target"][0])
         assert np.isnan(encoded.target[i, : encoded.first[i]]).all()
 
 
-def test_weeks_axis(case):
+def test_periods_axis(case):
     spec, raw, encoded = case
-    weeks = encoded.weeks
+    weeks = encoded.periods
     assert (weeks.dayofweek == 4).all()
     assert (np.diff(weeks.asi8) == 7 * 24 * 3600 * 10**9).all()
-    assert weeks[0] == raw.sales["Date"].min() == pd.Timestamp(spec.start)
-    assert encoded.last_week == raw.sales["Date"].max()
-    assert weeks[-1] == raw.features["Date"].max()
+    assert weeks[0] == sales(raw)["Date"].min() == pd.Timestamp(spec.start)
+    assert encoded.last_period == sales(raw)["Date"].max()
+    assert weeks[-1] == features_of(raw)["Date"].max()
     assert encoded.n_history == spec.n_weeks
-    assert encoded.future_weeks == spec.n_future_weeks
+    assert encoded.future_periods == spec.n_future_weeks
 
 
 def test_dynamic_features_have_no_nan_and_match_the_target(case):
     _, _, encoded = case
     n_feat = len(DEFAULT_FEATURES)
-    assert encoded.features.shape == (encoded.encoding.cardinality[0], n_feat, len(encoded.weeks))
+    assert encoded.features.shape == (encoded.encoding.cardinality[0], n_feat, len(encoded.periods))
     assert np.isfinite(encoded.features).all()
     for i in range(encoded.n_series):
         first = int(encoded.first[i])
@@ -302,7 +337,7 @@ def test_dynamic_features_have_no_nan_and_match_the_target(case):
             assert len(record["target"]) == end - first
             assert record["dynamic_feat"].shape == (n_feat, end - first)
             np.testing.assert_array_equal(record["target"], encoded.target[i, first:end])
-            np.testing.assert_array_equal(record["dynamic_feat"], encoded.features[encoded.store_row[i], :, first:end])
+            np.testing.assert_array_equal(record["dynamic_feat"], encoded.features[encoded.group_row[i], :, first:end])
 
 
 @pytest.mark.parametrize("future", [1, 7, 15])
@@ -322,8 +357,8 @@ def test_records_reach_future_weeks_when_asked(one, future):
 
 def test_records_refuse_more_future_than_exists(one):
     _, _, encoded = one
-    with pytest.raises(EncodingError, match=f"only {encoded.future_weeks} feature weeks exist"):
-        encoded.record(0, encoded.n_history, future=encoded.future_weeks + 1)
+    with pytest.raises(EncodingError, match=f"only {encoded.future_periods} feature periods exist"):
+        encoded.record(0, encoded.n_history, future=encoded.future_periods + 1)
 
 
 def test_records_iterates_the_given_indices(one):
@@ -358,7 +393,9 @@ def test_a_feature_subset_keeps_order_and_values(case):
 def test_no_features(one):
     _, raw, encoded = one
     bare = encode(raw, features=())
-    assert bare.features.shape == (encoded.features.shape[0], 0, len(encoded.weeks))
+    # No feature keyed by anything: one feature group for every series.
+    assert bare.features.shape == (1, 0, len(encoded.periods))
+    assert (bare.group_row == 0).all()
     assert bare.encoding.dynamic_feat == []
     assert bare.record(0, bare.n_history)["dynamic_feat"].shape == (0, bare.n_history - bare.first[0])
 
@@ -366,7 +403,11 @@ def test_no_features(one):
 def test_feature_specs_follow_the_policies(case):
     _, _, encoded = case
     for spec in encoded.encoding.dynamic_feat:
-        assert (spec.fill, spec.scale) == FEATURE_POLICIES[spec.name]
+        if spec.name == "AnyMarkDown":  # derived: a 0/1 flag
+            assert (spec.fill, spec.scale) == ("zero", "none")
+        else:
+            policy = SPEC.covariate(spec.name)
+            assert (spec.fill, spec.scale) == (policy.fill, policy.scale)
         assert spec.std > 0
         if spec.scale == "none":
             assert (spec.mean, spec.std) == (0.0, 1.0)
@@ -396,7 +437,7 @@ def test_standard_features_scale_back_to_the_raw_values(case, name):
 
 def test_markdowns_are_zero_before_they_exist(case):
     _, raw, encoded = case
-    before = encoded.weeks < pd.Timestamp(MARKDOWN_START)
+    before = encoded.periods < pd.Timestamp(MARKDOWN_START)
     assert before.any() and (~before).any()
     for name in MARKDOWNS:
         spec = feature_spec(encoded, name)
@@ -418,7 +459,7 @@ def test_markdowns_are_zero_before_they_exist(case):
 
 def test_any_markdown_flag(case):
     _, raw, encoded = case
-    before = encoded.weeks < pd.Timestamp(MARKDOWN_START)
+    before = encoded.periods < pd.Timestamp(MARKDOWN_START)
     flag = feature_row(encoded, "AnyMarkDown")
     assert set(np.unique(flag).tolist()) <= {0.0, 1.0}
     assert (flag[:, before] == 0).all()
@@ -439,7 +480,7 @@ def test_holiday_flag(case):
 @pytest.mark.parametrize("name", ["CPI", "Unemployment"])
 def test_trailing_na_weeks_are_carried_forward(case, name):
     _, raw, encoded = case
-    assert raw.features.groupby("Store")[name].apply(lambda s: s.tail(CPI_NA_WEEKS).isna().all()).all()
+    assert features_of(raw).groupby("Store")[name].apply(lambda s: s.tail(CPI_NA_WEEKS).isna().all()).all()
     values = feature_row(encoded, name)
     last_known = values[:, -CPI_NA_WEEKS - 1]
     np.testing.assert_array_equal(values[:, -CPI_NA_WEEKS:], np.repeat(last_known[:, None], CPI_NA_WEEKS, axis=1))
@@ -449,52 +490,60 @@ def test_trailing_na_weeks_are_carried_forward(case, name):
 
 def test_a_store_week_without_features_is_filled(one):
     _, raw, encoded = one
-    features = raw.features
+    features = features_of(raw)
     store = encoded.encoding.cat[0].values[1]
     week = encoded.n_history + 3  # a future week: the sales need no features row there
-    date = encoded.weeks[week]
+    date = encoded.periods[week]
     dropped = features[~((features["Store"] == store) & (features["Date"] == date))]
     assert len(dropped) == len(features) - 1
-    edited = encode(RawData(sales=raw.sales, features=dropped, stores=raw.stores))
+    edited = encode(edit(raw, features=dropped))
     assert np.isfinite(edited.features).all()
     row = encoded.encoding.cat[0].values.index(store)
-    # Temperature is carried forward from the week before; the holiday flag comes from the other stores.
+    # Temperature is carried forward from the week before; the holiday flag takes the spec's
+    # fill: zero (no row, no holiday).
     temperature = feature_row(edited, "Temperature")
     assert temperature[row, week] == temperature[row, week - 1]
     holiday = feature_row(edited, "IsHoliday")
-    assert holiday[row, week] == holiday[0, week]
+    assert SPEC.covariate("IsHoliday").fill == "zero"
+    assert holiday[row, week] == 0.0
+    others = [r for r in range(holiday.shape[0]) if r != row]
+    np.testing.assert_array_equal(holiday[others], feature_row(encoded, "IsHoliday")[others])
     assert feature_row(edited, "AnyMarkDown")[row, week] == 0.0
 
 
-def test_fill_policy_none_refuses_missing_values(one, monkeypatch):
+def test_fill_policy_none_refuses_missing_values(one):
     _, raw, _ = one
-    from deepar_assets.domain import encoding as module
-
-    monkeypatch.setitem(module.FEATURE_POLICIES, "CPI", ("none", "standard"))
-    with pytest.raises(EncodingError, match="feature CPI: has missing values but its fill policy is 'none'"):
-        encode(raw, features=("CPI",))
+    strict = edit(raw, spec=with_covariate(SPEC, "CPI", fill="none"))
+    n_na = int(features_of(raw)["CPI"].isna().sum())
+    assert n_na > 0
+    with pytest.raises(EncodingError, match=f"covariate CPI: {n_na} missing value") as info:
+        encode(strict, features=("CPI",))
+    assert "its fill policy is 'none'" in str(info.value) and "Store=" in str(info.value)
+    # The other covariates are not concerned.
+    encode(strict, features=("Temperature",))
 
 
 def test_a_store_without_any_value_cannot_be_carried_forward(one):
     _, raw, _ = one
-    features = raw.features.copy()
+    features = features_of(raw).copy()
     features.loc[features["Store"] == features["Store"].iloc[0], "Fuel_Price"] = np.nan
-    with pytest.raises(EncodingError, match="feature Fuel_Price: a store has no value in any week"):
-        encode(RawData(sales=raw.sales, features=features, stores=raw.stores))
+    store = features["Store"].iloc[0]
+    with pytest.raises(EncodingError, match=f"covariate Fuel_Price: Store={store} has no value in any period"):
+        encode(edit(raw, features=features))
 
 
 def test_encode_does_not_modify_its_input(one):
     _, raw, _ = one
-    before = (raw.sales.copy(), raw.features.copy(), raw.stores.copy())
+    before = (sales(raw).copy(), features_of(raw).copy(), stores_of(raw).copy())
     encode(raw)
-    pd.testing.assert_frame_equal(raw.sales, before[0])
-    pd.testing.assert_frame_equal(raw.features, before[1])
-    pd.testing.assert_frame_equal(raw.stores, before[2])
+    pd.testing.assert_frame_equal(sales(raw), before[0])
+    pd.testing.assert_frame_equal(features_of(raw), before[1])
+    pd.testing.assert_frame_equal(stores_of(raw), before[2])
 
 
 def test_encoding_is_deterministic(one):
-    folder, _, encoded = one
-    again = encode(read_kaggle(folder))
+    synthetic, _, encoded = one
+    again = encode(frames_to_raw(generate_frames(synthetic)))
     assert again.encoding == encoded.encoding
     np.testing.assert_array_equal(again.target, encoded.target)
     np.testing.assert_array_equal(again.features, encoded.features)

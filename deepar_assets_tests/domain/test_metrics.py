@@ -39,18 +39,57 @@ def test_rmse_skips_missing():
     assert metrics.rmse(y, f) == pytest.approx(np.sqrt((1 + 4) / 2))
 
 
-def test_wmae_weights_holidays_five_times():
+def test_wmae_weights_flagged_periods():
     y = np.array([[10.0, 10.0]])
     f = np.array([[12.0, 11.0]])
-    holiday = np.array([[True, False]])
-    assert metrics.wmae(y, f, holiday) == pytest.approx((5 * 2 + 1 * 1) / 6)
+    per_period = np.array([5.0, 1.0])  # e.g. a holiday week × 5, as the Walmart spec declares
+    assert metrics.wmae(y, f, per_period) == pytest.approx((5 * 2 + 1 * 1) / 6)
+    assert metrics.wmae(y, f, per_period[None, :]) == metrics.wmae(y, f, per_period)
+
+
+def test_wmae_broadcasts_period_weights_over_series_and_skips_missing():
+    rng = np.random.default_rng(3)
+    y = rng.normal(50, 10, size=(4, 6))
+    y[1, 2] = np.nan
+    f = y + rng.normal(0, 3, size=y.shape)
+    weights = rng.uniform(0.5, 4.0, size=6)
+    full = np.broadcast_to(weights, y.shape)
+    mask = ~np.isnan(y)
+    expected = np.sum(full[mask] * np.abs(y - f)[mask]) / np.sum(full[mask])
+    assert metrics.wmae(y, f, weights) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("weights", [None, 1.0, np.ones(3)])
+def test_wmae_without_weights_is_plain_mae(weights):
+    y = np.array([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]])
+    f = np.array([[2.0, 9.0, 1.0], [4.0, 7.0, 6.5]])
+    mae = (1 + 2 + 0 + 2 + 0.5) / 5
+    assert metrics.wmae(y, f, weights) == pytest.approx(mae)
+    assert metrics.mae(y, f) == pytest.approx(mae)
+
+
+def test_wmae_refuses_weights_that_do_not_broadcast():
+    with pytest.raises(ValueError, match="does not broadcast"):
+        metrics.wmae(np.zeros((2, 3)), np.zeros((2, 3)), np.ones(4))
+    with pytest.raises(TrainingError, match="non-negative"):
+        metrics.wmae(np.ones((1, 2)), np.zeros((1, 2)), np.array([1.0, -1.0]))
 
 
 def test_mase_known_answer():
     history = [np.arange(60, dtype=float)]  # seasonal naive error in sample is 52 every week
     y = np.array([[60.0, 61.0]])
     f = np.array([[62.0, 61.0]])
-    assert metrics.mase(y, f, history) == pytest.approx(1.0 / 52)
+    assert metrics.mase(y, f, history, season=52) == pytest.approx(1.0 / 52)
+
+
+@pytest.mark.parametrize("season", [1, 7, 12])
+def test_mase_uses_the_given_season(season):
+    history = [np.arange(40, dtype=float)]  # the lag-`season` in-sample error is `season`
+    y = np.array([[40.0, 41.0]])
+    f = np.array([[43.0, 41.0]])
+    assert metrics.mase(y, f, history, season=season) == pytest.approx(1.5 / season)
+    with pytest.raises(ValueError, match="season must be at least 1"):
+        metrics.mase(y, f, history, season=0)
 
 
 def test_undefined_metrics_raise_instead_of_reporting_zero():

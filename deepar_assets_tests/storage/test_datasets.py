@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from deepar_assets.domain.encoding import encode
-from deepar_assets.domain.kaggle import read_kaggle
+from deepar_assets.domain.reading import read_dataset
+from deepar_assets.domain.spec import load_spec
 from deepar_assets.engines.local import LocalEngine
 from deepar_assets.storage.datasets import publish_dataset
 from deepar_assets.storage.local import FolderStore
@@ -16,7 +17,7 @@ from deepar_assets.storage.local import FolderStore
 
 @pytest.fixture(scope="module")
 def encoded(small_source):
-    return encode(read_kaggle(small_source))
+    return encode(read_dataset(load_spec("synthetic"), small_source))
 
 
 def test_compressed_channels_are_gzipped_json_lines_under_gz_keys(encoded, tmp_path):
@@ -50,3 +51,36 @@ def test_the_local_engine_reads_gzipped_channels(encoded, tmp_path):
         assert [r["cat"] for r in a] == [r["cat"] for r in b]
         for x, y in zip(a, b, strict=True):
             np.testing.assert_array_equal(x["target"], y["target"])  # NaN where NaN
+
+
+def test_the_dataset_ref_follows_the_encoding(encoded, tmp_path):
+    """freq, cardinality, features and T come from the encoding (the spec), not from constants."""
+    ref = publish_dataset(FolderStore(tmp_path / "store"), encoded, prediction_length=4).ref
+    assert ref.freq == encoded.encoding.freq == encoded.spec.frequency
+    assert ref.cardinality == encoded.encoding.cardinality
+    assert ref.dynamic_feat == [f.name for f in encoded.encoding.dynamic_feat]
+    assert ref.last_period == f"{encoded.last_period:%Y-%m-%d}"
+
+
+def test_the_spec_is_part_of_the_version(encoded, tmp_path):
+    """Same data, another spec (here only its description): another encoding.json, another version."""
+    import dataclasses
+
+    from deepar_assets.domain.encoding import Encoding
+    from deepar_assets.domain.spec import spec_hash
+
+    store = FolderStore(tmp_path / "store")
+    first = publish_dataset(store, encoded, prediction_length=4)
+    spec = encoded.spec.model_copy(update={"description": "the same data, described otherwise"})
+    other = dataclasses.replace(
+        encoded,
+        spec=spec,
+        encoding=dataclasses.replace(encoded.encoding, spec=spec.model_dump(mode="json"), spec_hash=spec_hash(spec)),
+    )
+    second = publish_dataset(store, other, prediction_length=4)
+    assert second.ref.version != first.ref.version
+    stored = Encoding.from_json(store.get_bytes(f"{second.ref.base}/encoding.json"))
+    assert stored.spec_hash == spec_hash(spec) != spec_hash(encoded.spec)
+    for channel in ("train", "test", "validation"):
+        key = f"{channel}/data.json"
+        assert store.get_bytes(f"{first.ref.base}/{key}") == store.get_bytes(f"{second.ref.base}/{key}")
