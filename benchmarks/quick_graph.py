@@ -1,9 +1,12 @@
 """Time the whole graph with a run config, as `make run` runs it (the Dagster CLI, a fresh
 Dagster home, an empty storage folder), and print where the time goes per asset.
 
-    .venv/bin/python benchmarks/quick_graph.py [--source ../shared/data/walmart] [--config configs/quick.yaml]
+    .venv/bin/python benchmarks/quick_graph.py [--dataset walmart] [--source DIR] [--config configs/quick.yaml]
+    .venv/bin/python benchmarks/quick_graph.py --dataset store_item_demand
 
-Without --source (and without DEEPAR_SOURCE) it runs on the generated synthetic dataset.
+The dataset is a spec (``--dataset``, else $DEEPAR_DATASET, else walmart); its files are in
+``--source``, else $DEEPAR_SOURCE, else ../shared/data/<dataset> when that exists. Without any,
+it runs on the generated synthetic dataset (walmart and synthetic specs only).
 """
 
 from __future__ import annotations
@@ -18,31 +21,42 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default_source = ROOT.parent / "shared" / "data" / "walmart"
-    parser.add_argument("--source", default=os.environ.get("DEEPAR_SOURCE") or (str(default_source) if default_source.exists() else None))
+    parser.add_argument("--dataset", default=os.environ.get("DEEPAR_DATASET") or "walmart")
+    parser.add_argument("--source", default=os.environ.get("DEEPAR_SOURCE"))
     parser.add_argument("--config", default=str(ROOT / "configs" / "quick.yaml"))
     args = parser.parse_args()
+    if args.source is None:
+        from deepar_assets.domain.spec import load_spec
+
+        shipped = ROOT.parent / "shared" / "data" / load_spec(args.dataset).name
+        args.source = str(shipped) if shipped.exists() else None
 
     work = Path(tempfile.mkdtemp(prefix="deepar-bench-"))
     home = work / "dagster_home"
     home.mkdir()
     shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "DEEPAR_STORAGE": str(work / "storage")}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "DEEPAR_STORAGE": str(work / "storage"),
+        "DEEPAR_DATASET": args.dataset,
+    }
     env.pop("DEEPAR_SOURCE", None)
     if args.source:
         env["DEEPAR_SOURCE"] = args.source
     started = time.perf_counter()
-    weeks = subprocess.run(
+    partitions = subprocess.run(
         [sys.executable, "-m", "deepar_assets.weeks"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     ).stdout.strip()
     command = [
         str(Path(sys.executable).parent / "dagster"),
         *("asset", "materialize", "-m", "deepar_assets", "--select", "*"),
-        *("--partition-range", weeks, "-c", args.config),
+        *("--partition-range", partitions, "-c", args.config),
     ]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     total = time.perf_counter() - started
@@ -60,7 +74,9 @@ def main() -> int:
         event = record.event_log_entry
         if event.dagster_event and event.dagster_event.event_type_value == "STEP_SUCCESS":
             steps[event.step_key] = event.dagster_event.event_specific_data.duration_ms / 1000
-    print(f"source={args.source or 'synthetic'} config={Path(args.config).name} weeks={weeks}")
+    print(
+        f"dataset={args.dataset} source={args.source or 'synthetic'} config={Path(args.config).name} partitions={partitions}"
+    )
     for step, seconds in steps.items():
         print(f"  {step:16s} {seconds:7.1f} s")
     if gate_refused:

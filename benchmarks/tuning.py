@@ -3,17 +3,21 @@
     .venv/bin/python benchmarks/tuning.py                           # the default budget (20 trials)
     .venv/bin/python benchmarks/tuning.py --config configs/quick.yaml
     .venv/bin/python benchmarks/tuning.py --trials 4 --parallel 2   # override the budget / parallelism
+    .venv/bin/python benchmarks/tuning.py --dataset aus_retail --config configs/quick.yaml
 
-It publishes the dataset of ../shared/data/walmart (or --source) to a temporary store, runs the
-search with the run config's tuning_run settings, then best_model's training, validation
+It publishes the dataset of a spec (``--dataset``, else $DEEPAR_DATASET, else walmart) from its
+files (``--source``, else $DEEPAR_SOURCE, else ../shared/data/<dataset>) to a temporary store,
+runs the search with the run config's tuning_run settings over the dataset's default space
+(the ranges the run config gives in its place), then best_model's training, validation
 scoring and refit. Prints trials per minute, training batches per second, where the time
 went, and the validation-window figures of the model against seasonal naive, over the series
-with every week observed (2,660 in the Kaggle data) and over all series.
+with every period observed (2,660 in the Kaggle Walmart data) and over all series.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -26,7 +30,10 @@ sys.path.insert(0, str(ROOT))
 
 from deepar_assets.assets.config import DatasetConfig, TuningConfig  # noqa: E402
 from deepar_assets.domain.encoding import encode  # noqa: E402
-from deepar_assets.domain.kaggle import read_kaggle  # noqa: E402
+from deepar_assets.domain.hyperparameters import describe_space  # noqa: E402
+from deepar_assets.domain.reading import read_dataset  # noqa: E402
+from deepar_assets.domain.spec import DATASET_VARIABLE, load_spec  # noqa: E402
+from deepar_assets.engines.base import search_space_for  # noqa: E402
 from deepar_assets.engines.local import LocalEngine  # noqa: E402
 from deepar_assets.storage.datasets import publish_dataset  # noqa: E402
 from deepar_assets.storage.local import FolderStore  # noqa: E402
@@ -34,7 +41,8 @@ from deepar_assets.storage.local import FolderStore  # noqa: E402
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", default=str(ROOT.parent / "shared" / "data" / "walmart"))
+    parser.add_argument("--dataset", default=os.environ.get(DATASET_VARIABLE) or "walmart", help="the dataset spec")
+    parser.add_argument("--source", help="its files (default: $DEEPAR_SOURCE, else ../shared/data/<dataset>)")
     parser.add_argument("--config", help="a run config (configs/*.yaml); default: tuning_run's defaults")
     parser.add_argument("--trials", type=int, help="override max_trials")
     parser.add_argument("--parallel", type=int, help="override parallel_trials")
@@ -49,17 +57,22 @@ def main() -> int:
         tuning["parallel_trials"] = args.parallel
     config = TuningConfig(**tuning)
     dataset_config = DatasetConfig(**ops.get("s3_datasets", {}).get("config", {}))
-    settings, space = config.settings(), config.search_space.to_space()
+    settings = config.settings()
+    given = config.search_space.to_space() if config.search_space is not None else {}
+    spec = load_spec(args.dataset)
+    source = args.source or os.environ.get("DEEPAR_SOURCE") or str(ROOT.parent / "shared" / "data" / spec.name)
 
     with tempfile.TemporaryDirectory(prefix="deepar-tuning-") as tmp:
         store = FolderStore(Path(tmp) / "storage")
         began = time.perf_counter()
-        encoded = encode(read_kaggle(args.source))
-        dataset = publish_dataset(store, encoded, dataset_config.prediction_length, staging_dir=Path(tmp)).ref
+        encoded = encode(read_dataset(spec, source))
+        dataset = publish_dataset(store, encoded, dataset_config.horizon(spec), staging_dir=Path(tmp)).ref
         data_s = time.perf_counter() - began
         engine = LocalEngine(store, Path(tmp) / "work", study_db=Path(tmp) / "studies.db")
+        space, origin = search_space_for(store, dataset, given)
+        print(f"dataset: {spec.name} from {source}, {encoded.n_series} series, horizon {dataset.prediction_length}")
         print(f"settings: {settings}")
-        print("space: " + ", ".join(f"{k}={v}" for k, v in space.items()))
+        print(f"space ({origin}): {describe_space(space)}")
         began = time.perf_counter()
         result = engine.tune(dataset, space, settings, lambda line: print("  " + line, flush=True))
         tune_s = time.perf_counter() - began

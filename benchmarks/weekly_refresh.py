@@ -1,13 +1,14 @@
-"""Seconds from a weekly drop landing to its new dataset version in storage, with the daemon
-running as `make ui` runs it (dagster dev on 127.0.0.1; tuning excluded: manual policy).
+"""Seconds from a drop landing to its new dataset version in storage, with the daemon running
+as `make ui` runs it (dagster dev on 127.0.0.1; tuning excluded: manual policy).
 
     .venv/bin/python benchmarks/weekly_refresh.py [--stores 10 --depts 20 --weeks 100] [--timeout 240]
 
-On a generated dataset in a temporary folder: the history without its last week is loaded
-with the Dagster CLI, dagster dev starts with a fresh Dagster home (telemetry off) and its
-sensors on (they are on by default), and once both sensors have ticked the last week is
-dropped into the landing folder. Prints the seconds until the new version's manifest.json is
-in storage, and where they went (the landing run, the refresh run). Every process it starts is
+On a generated dataset of the synthetic spec (weekly partitions) in a temporary folder: the
+history without its last partition is loaded with the Dagster CLI, dagster dev starts with a
+fresh Dagster home (telemetry off) and its sensors on (they are on by default), and once both
+sensors have ticked the last partition is dropped into the landing folder. Prints the seconds
+until the new version's manifest.json is in storage, and where they went (the landing run, the
+refresh run). Every process it starts is
 stopped at the end; the temporary folder is removed unless --keep.
 """
 
@@ -46,7 +47,9 @@ def _sensor_ticks(instance) -> dict[str, int]:
     ticks = {}
     for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
         if state.instigator_name in SENSORS:
-            ticks[state.instigator_name] = len(instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=5))
+            ticks[state.instigator_name] = len(
+                instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=5)
+            )
     return ticks
 
 
@@ -56,7 +59,9 @@ def _wait(what: str, condition, deadline: float, process: subprocess.Popen, log:
         if value:
             return value
         if process.poll() is not None:
-            raise RuntimeError(f"dagster dev exited ({process.returncode}) while waiting for {what}:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"dagster dev exited ({process.returncode}) while waiting for {what}:\n{log.read_text()[-3000:]}"
+            )
         time.sleep(0.2)
     raise TimeoutError(f"gave up waiting for {what}; dagster dev's log: {log}")
 
@@ -108,12 +113,15 @@ def main() -> int:
     parser.add_argument("--depts", type=int, default=20)
     parser.add_argument("--weeks", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds allowed for each wait")
-    parser.add_argument("--tuning-policy", default="manual", help="DEEPAR_TUNING_POLICY for dagster dev (default manual)")
+    parser.add_argument(
+        "--tuning-policy", default="manual", help="DEEPAR_TUNING_POLICY for dagster dev (default manual)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, storage, Dagster home)")
     args = parser.parse_args()
 
+    from deepar_assets.domain.spec import load_spec
     from deepar_assets.domain.synthetic import SyntheticSpec, write_dataset
-    from deepar_assets.replay import drop_weeks, hold_out, write_history
+    from deepar_assets.replay import drop_partitions, hold_out, write_history
     from deepar_assets.storage.landing import LandingZone
     from deepar_assets.storage.local import FolderStore
 
@@ -123,21 +131,25 @@ def main() -> int:
     shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     spec = SyntheticSpec(n_stores=args.stores, n_depts=args.depts, n_weeks=args.weeks, n_future_weeks=13, seed=3)
     source = write_dataset(work / "source", spec)
-    holdout = hold_out(source, 1)
+    holdout = hold_out(source, 1, load_spec("synthetic"))
     history = write_history(holdout, work / "history")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEEPAR_")}
     env.update(
-        DAGSTER_HOME=str(home), DEEPAR_SOURCE=str(history), DEEPAR_STORAGE=str(storage), DEEPAR_LANDING=str(landing)
+        DAGSTER_HOME=str(home),
+        DEEPAR_DATASET="synthetic",
+        DEEPAR_SOURCE=str(history),
+        DEEPAR_STORAGE=str(storage),
+        DEEPAR_LANDING=str(landing),
     )
     env["DEEPAR_TUNING_POLICY"] = args.tuning_policy
     bin_dir = Path(sys.executable).parent
-    weeks = subprocess.run(
+    partitions = subprocess.run(
         [sys.executable, "-m", "deepar_assets.weeks"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     ).stdout.strip()
     started = time.perf_counter()
     load = subprocess.run(
         [str(bin_dir / "dagster"), "asset", "materialize", "-m", "deepar_assets"]
-        + ["--select", "raw_sales,encoded_series,s3_datasets", "--partition-range", weeks],
+        + ["--select", "raw_sales,encoded_series,s3_datasets", "--partition-range", partitions],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -146,7 +158,9 @@ def main() -> int:
     if load.returncode:
         print(load.stdout[-3000:], load.stderr[-3000:], sep="\n")
         return load.returncode
-    print(f"history {weeks} ({spec.n_stores} stores x {spec.n_depts} depts) loaded in {time.perf_counter() - started:.1f} s")
+    print(
+        f"history {partitions} ({spec.n_stores} x {spec.n_depts} series) loaded in {time.perf_counter() - started:.1f} s"
+    )
     before = _manifests(storage)
 
     os.environ["DAGSTER_HOME"] = str(home)
@@ -176,7 +190,7 @@ def main() -> int:
         )
         print(f"dagster dev up, both sensors ticking after {time.perf_counter() - booted:.1f} s")
         landed = time.time()
-        drop_weeks(holdout, LandingZone(FolderStore(landing)), log=lambda line: None)
+        drop_partitions(holdout, LandingZone(FolderStore(landing)), log=lambda line: None)
         new = _wait(
             "the new dataset version",
             lambda: _manifests(storage) - before,
@@ -185,7 +199,7 @@ def main() -> int:
             log,
         )
         seconds = time.time() - landed
-        print(f"week {holdout.weeks[0]} landed; new dataset version {sorted(new)[0]} after {seconds:.1f} s")
+        print(f"partition {holdout.partitions[0]} landed; new dataset version {sorted(new)[0]} after {seconds:.1f} s")
         for record in reversed(instance.get_run_records(limit=3)):
             run = record.dagster_run
             assets = ",".join(sorted(k.to_user_string() for k in run.asset_selection or [])) or run.job_name

@@ -1,11 +1,13 @@
 """When assets run by themselves: declarative automation conditions, the tuning policy, and the
 sensor that evaluates them (Dagster wiring; definitions.py picks the policy).
 
-- ``encoded_series`` follows new weeks of ``raw_sales`` and ``s3_datasets`` follows
-  ``encoded_series``: both are cheap, so each new (or restated) week refreshes them.
+- ``encoded_series`` follows new partitions of ``raw_sales`` (the spec's time partitions) and
+  ``s3_datasets`` follows ``encoded_series``: both are cheap, so each new (or restated)
+  partition refreshes them.
 - ``tuning_run`` is expensive: by default it runs only when asked. ``DEEPAR_TUNING_POLICY``
   can give it a schedule (``cron:0 6 * * 1``: once per cron tick, after new data) or a count of
-  new weeks (``weeks:4``: once four weeks were ingested since the last tuning run).
+  new partitions (``partitions:4``: once four partitions were ingested since the last tuning
+  run).
 - ``best_model`` follows a new tuning run; forecasts follow a new model or new data.
 """
 
@@ -28,26 +30,27 @@ AUTOMATION_SENSOR = "deepar_automation"
 POLICY_VARIABLE = "DEEPAR_TUNING_POLICY"
 
 
-def follows_new_weeks() -> dg.AutomationCondition:
-    """For an asset built from every stored week of ``raw_sales``: requested once weeks were
-    materialized (any partition) since it was last requested, and none is still being written.
+def follows_new_partitions() -> dg.AutomationCondition:
+    """For an asset built from every stored partition of ``raw_sales``: requested once
+    partitions were materialized (any of them) since it was last requested, and none is still
+    being written.
 
-    Not ``eager()``: it waits while any dependency is missing, and the weekly partitions of
-    ``raw_sales`` run up to this week, far past the data. And not ``since_last_handled()``:
-    Dagster compares the times of a trigger and a reset that fire in the same tick only when
-    neither is wrapped in ``&``/``|``, so there a week ingested while the previous refresh ran
-    is dropped when that refresh completes in the same tick. Here the trigger is
-    ``newly_updated`` alone and the reset ``newly_requested`` alone, so it is kept. (A run that
-    materializes weeks and this asset together, ``make run``, is followed by one more cheap
-    refresh.)"""
-    new_weeks = (
+    Not ``eager()``: it waits while any dependency is missing, and the time partitions of
+    ``raw_sales`` run up to the current period, far past the data. And not
+    ``since_last_handled()``: Dagster compares the times of a trigger and a reset that fire in
+    the same tick only when neither is wrapped in ``&``/``|``, so there a partition ingested
+    while the previous refresh ran is dropped when that refresh completes in the same tick.
+    Here the trigger is ``newly_updated`` alone and the reset ``newly_requested`` alone, so it
+    is kept. (A run that materializes partitions and this asset together, ``make run``, is
+    followed by one more cheap refresh.)"""
+    new_partitions = (
         dg.AutomationCondition.any_deps_match(dg.AutomationCondition.newly_updated())
         .since(dg.AutomationCondition.newly_requested())
-        .with_label("weeks updated since last requested")
+        .with_label("partitions updated since last requested")
     )
     return (
-        new_weeks & ~dg.AutomationCondition.any_deps_in_progress() & ~dg.AutomationCondition.in_progress()
-    ).with_label("follows_new_weeks")
+        new_partitions & ~dg.AutomationCondition.any_deps_in_progress() & ~dg.AutomationCondition.in_progress()
+    ).with_label("follows_new_partitions")
 
 
 def follows_upstream() -> dg.AutomationCondition:
@@ -64,62 +67,64 @@ def follows_upstream() -> dg.AutomationCondition:
     )
 
 
-class NewWeeksSinceLastRun(dg.AutomationCondition):
-    """True when at least ``weeks`` distinct partitions of ``source`` (the weekly raw data)
-    were materialized after the target's latest materialization (ever, when it has none)."""
+class NewPartitionsSinceLastRun(dg.AutomationCondition):
+    """True when at least ``partitions`` distinct partitions of ``source`` (the raw data's time
+    partitions) were materialized after the target's latest materialization (ever, when it has
+    none)."""
 
-    def __init__(self, weeks: int, source: dg.AssetKey = RAW_SALES):
-        self.weeks = weeks
+    def __init__(self, partitions: int, source: dg.AssetKey = RAW_SALES):
+        self.partitions = partitions
         self.source = source
 
     @property
     def name(self) -> str:
-        return f"new_weeks_since_last_run({self.weeks})"
+        return f"new_partitions_since_last_run({self.partitions})"
 
     @property
     def description(self) -> str:
-        return f"at least {self.weeks} week(s) of {self.source.to_user_string()} ingested since the last run"
+        return f"at least {self.partitions} partition(s) of {self.source.to_user_string()} ingested since the last run"
 
     def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
-        count = new_weeks_since(context.asset_graph_view.instance, context.key, self.source, self.weeks)
-        true_subset = context.candidate_subset if count >= self.weeks else context.get_empty_subset()
+        count = new_partitions_since(context.asset_graph_view.instance, context.key, self.source, self.partitions)
+        true_subset = context.candidate_subset if count >= self.partitions else context.get_empty_subset()
         return dg.AutomationResult(context=context, true_subset=true_subset)
 
 
-def new_weeks_since(instance: dg.DagsterInstance, target: dg.AssetKey, source: dg.AssetKey, enough: int) -> int:
+def new_partitions_since(instance: dg.DagsterInstance, target: dg.AssetKey, source: dg.AssetKey, enough: int) -> int:
     """Distinct partitions of ``source`` materialized after ``target``'s latest materialization,
     counted up to ``enough``."""
     latest = instance.fetch_materializations(target, limit=1).records
     after = latest[0].storage_id if latest else None
-    weeks: set[str] = set()
+    partitions: set[str] = set()
     cursor = None
-    while len(weeks) < enough:
+    while len(partitions) < enough:
         page = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=source, after_storage_id=after), limit=500, cursor=cursor, ascending=True
         )
-        weeks.update(record.partition_key for record in page.records if record.partition_key)
+        partitions.update(record.partition_key for record in page.records if record.partition_key)
         if not page.has_more:
             break
         cursor = page.cursor
-    return len(weeks)
+    return len(partitions)
 
 
 @dataclass(frozen=True)
 class TuningPolicy:
     """When ``tuning_run`` runs without being asked: never (``manual``), on a cron schedule
-    after new data (``cron``), or once enough new weeks arrived (``weeks``)."""
+    after new data (``cron``), or once enough new partitions arrived (``partitions``)."""
 
-    kind: Literal["manual", "cron", "weeks"] = "manual"
+    kind: Literal["manual", "cron", "partitions"] = "manual"
     cron: str | None = None
-    weeks: int | None = None
+    partitions: int | None = None
 
     @classmethod
     def parse(cls, text: str | None) -> TuningPolicy:
-        """``manual`` (or empty), ``cron:<cron expression>`` (UTC) or ``weeks:<N>``."""
+        """``manual`` (or empty), ``cron:<cron expression>`` (UTC) or ``partitions:<N>``."""
         value = (text or "").strip()
         expected = (
-            f"expected manual, cron:<cron expression, UTC> (e.g. cron:0 6 * * 1) or weeks:<N> (e.g. weeks:4); "
-            f"set {POLICY_VARIABLE} (README: Automation)"
+            "expected manual, cron:<cron expression, UTC> (e.g. cron:0 6 * * 1) or partitions:<N> (e.g. "
+            f"partitions:4, once 4 new partitions of raw_sales were ingested); set {POLICY_VARIABLE} (README: "
+            "Automation)"
         )
         if value in ("", "manual"):
             return cls()
@@ -133,24 +138,32 @@ class TuningPolicy:
                     f"{POLICY_VARIABLE}={value!r}: {argument!r} is not a cron expression ({exc}); {expected}"
                 ) from None
             return cls(kind="cron", cron=argument)
-        if kind == "weeks":
+        if kind == "partitions":
             if not argument.isdigit() or int(argument) < 1:
                 raise ConfigurationError(
-                    f"{POLICY_VARIABLE}={value!r}: {argument!r} is not a whole number of weeks of 1 or more; {expected}"
+                    f"{POLICY_VARIABLE}={value!r}: {argument!r} is not a whole number of partitions of 1 or more; "
+                    f"{expected}"
                 )
-            return cls(kind="weeks", weeks=int(argument))
+            return cls(kind="partitions", partitions=int(argument))
+        if kind == "weeks":  # its former name, from when every dataset was weekly
+            raise ConfigurationError(
+                f"{POLICY_VARIABLE}={value!r}: weeks:<N> is now partitions:<N> (new time partitions of raw_sales, "
+                f"whatever the dataset's frequency); {expected}"
+            )
         raise ConfigurationError(f"{POLICY_VARIABLE}={value!r}: {expected}")
 
     def condition(self) -> dg.AutomationCondition | None:
         if self.kind == "cron":
             return dg.AutomationCondition.on_cron(self.cron).with_label(f"tuning policy: cron {self.cron} (UTC)")
-        if self.kind == "weeks":
+        if self.kind == "partitions":
             return (
-                (dg.AutomationCondition.any_deps_updated() & NewWeeksSinceLastRun(self.weeks)).since_last_handled()
+                (
+                    dg.AutomationCondition.any_deps_updated() & NewPartitionsSinceLastRun(self.partitions)
+                ).since_last_handled()
                 & ~dg.AutomationCondition.any_deps_missing()
                 & ~dg.AutomationCondition.any_deps_in_progress()
                 & ~dg.AutomationCondition.in_progress()
-            ).with_label(f"tuning policy: every {self.weeks} new week(s)")
+            ).with_label(f"tuning policy: every {self.partitions} new partition(s)")
         return None
 
 
@@ -173,7 +186,7 @@ def with_automation(assets: Sequence[dg.AssetsDefinition], policy: TuningPolicy)
 
 def automation_sensor(assets: Sequence[dg.AssetsDefinition]) -> dg.AutomationConditionSensorDefinition:
     """Evaluates every asset's automation condition every 5 seconds; on by default. Conditions
-    with Python of their own (the ``weeks`` policy) are evaluated in the code server."""
+    with Python of their own (the ``partitions`` policy) are evaluated in the code server."""
     custom = any(
         spec.automation_condition is not None and not spec.automation_condition.is_serializable
         for a in assets
@@ -188,6 +201,7 @@ def automation_sensor(assets: Sequence[dg.AssetsDefinition]) -> dg.AutomationCon
             default_status=dg.DefaultSensorStatus.RUNNING,
             minimum_interval_seconds=5,
             use_user_code_server=custom,
-            description="Declarative automation of deepar-assets: encoded_series and s3_datasets follow new weeks, "
+            description="Declarative automation of deepar-assets: encoded_series and s3_datasets follow new partitions "
+            "of raw_sales, "
             f"tuning_run follows its policy ({POLICY_VARIABLE}), best_model follows tuning_run.",
         )

@@ -16,9 +16,5 @@ TEST = "test"
 VALIDATION = "validation"
 CHANNELS = (TRAIN, TEST, VALIDATION)
 
-# Walmart weeks end on Fridays; the Kaggle history starts on this Friday.
-FREQ = "W-FRI"
-FIRST_WEEK = "2010-02-05"
-
 # The quantiles SageMaker DeepAR scores by default (test_quantiles).
 QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

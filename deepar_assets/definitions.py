@@ -1,9 +1,10 @@
 """The composition root: the only place where assets, resources and jobs are connected.
 
 Resources read the deployment's environment (DEEPAR_SOURCE, DEEPAR_LANDING, DEEPAR_STORAGE,
-DEEPAR_BACKEND, …) when they are used in a run, never when this module is imported. The one
-setting read when the code location loads is DEEPAR_TUNING_POLICY, because automation
-conditions are part of the definitions.
+DEEPAR_BACKEND, …) when they are used in a run, never when this module is imported. Two
+settings are read when the code location loads, because they are part of the definitions:
+DEEPAR_DATASET (the dataset spec: the time partitions of raw_sales and the landing drops follow
+it) and DEEPAR_TUNING_POLICY (automation conditions).
 """
 
 from __future__ import annotations
@@ -12,42 +13,51 @@ import os
 
 import dagster as dg
 
-from deepar_assets.assets.data import encoded_series, raw_sales, s3_datasets
-from deepar_assets.assets.forecasting import FORECASTING_ASSETS, FORECASTING_CHECKS
-from deepar_assets.assets.training import best_model, tuning_run
-from deepar_assets.automation import POLICY_VARIABLE, TuningPolicy, automation_sensor, with_automation
+from deepar_assets.assets import build_assets
+from deepar_assets.assets.forecasting import FORECASTING_CHECKS
+from deepar_assets.automation import POLICY_VARIABLE, RAW_SALES, TuningPolicy, automation_sensor, with_automation
+from deepar_assets.domain.spec import DATASET_VARIABLE, load_spec, spec_path
 from deepar_assets.resources.source import SalesSource
 from deepar_assets.resources.storage import StorageResource
 from deepar_assets.resources.training import TrainingResource
-from deepar_assets.sensors.landing import landing_zone_sensor
+from deepar_assets.sensors.landing import build_landing_sensor
 
-ASSETS = [raw_sales, encoded_series, s3_datasets, tuning_run, best_model]
-
-
-def local_resources() -> dict[str, dg.ConfigurableResource]:
-    """The embedded defaults; each resource falls back on its DEEPAR_* variable at run time."""
-    return {"source": SalesSource(), "storage": StorageResource(), "training": TrainingResource()}
+PIPELINE_JOB = "deepar_pipeline"
 
 
-pipeline_job = dg.define_asset_job(
-    "deepar_pipeline", selection=dg.AssetSelection.all(), description="Materialize the whole graph."
-)
+def local_resources(dataset: str | None = None) -> dict[str, dg.ConfigurableResource]:
+    """The embedded defaults; each resource falls back on its DEEPAR_* variable at run time,
+    except the source's dataset spec, which is the one the definitions were built for."""
+    return {
+        "source": SalesSource(dataset=dataset),
+        "storage": StorageResource(),
+        "training": TrainingResource(),
+    }
 
 
-def build_definitions(tuning_policy: str | None = None) -> dg.Definitions:
-    """The code location: the assets with their automation (the tuning policy from
-    ``tuning_policy``, else $DEEPAR_TUNING_POLICY, read here, when the location loads), the
-    local resources, the landing sensor and the automation sensor."""
+def build_definitions(dataset: str | None = None, tuning_policy: str | None = None) -> dg.Definitions:
+    """The code location for a dataset spec (``dataset``: a shipped name or a path, else
+    $DEEPAR_DATASET, else the synthetic dataset's), with its assets and their automation (the
+    tuning policy from ``tuning_policy``, else $DEEPAR_TUNING_POLICY), the local resources, the
+    landing sensor and the automation sensor. Both settings are read here, when the location
+    loads."""
+    # Absolute, so that a run started from another working directory reads the file loaded here.
+    path = spec_path(os.environ.get(DATASET_VARIABLE) if dataset is None else dataset).resolve()
+    spec = load_spec(str(path))
     policy = TuningPolicy.parse(os.environ.get(POLICY_VARIABLE) if tuning_policy is None else tuning_policy)
     # forecasts follows a new model or new data (automation.FOLLOWERS); backtest_report and
     # scenario_forecasts run when asked. The blocking check on best_model gates all three.
-    assets = with_automation([*ASSETS, *FORECASTING_ASSETS], policy)
+    assets = with_automation(build_assets(spec), policy)
+    [raw_sales] = [a for a in assets if RAW_SALES in a.keys]
+    pipeline_job = dg.define_asset_job(
+        PIPELINE_JOB, selection=dg.AssetSelection.all(), description="Materialize the whole graph."
+    )
     return dg.Definitions(
         assets=assets,
         asset_checks=FORECASTING_CHECKS,
-        resources=local_resources(),
+        resources=local_resources(str(path)),
         jobs=[pipeline_job],
-        sensors=[landing_zone_sensor, automation_sensor(assets)],
+        sensors=[build_landing_sensor(spec, raw_sales), automation_sensor(assets)],
     )
 
 

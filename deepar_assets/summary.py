@@ -35,6 +35,13 @@ def _gate_refusal(instance: dg.DagsterInstance) -> str | None:
     return None
 
 
+def _latest_metadata(instance: dg.DagsterInstance, asset: str) -> dict:
+    event = instance.get_latest_materialization_event(dg.AssetKey(asset))
+    if event is None or event.asset_materialization is None:
+        return {}
+    return dict(event.asset_materialization.metadata)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     instance = dg.DagsterInstance.get()
@@ -42,23 +49,37 @@ def main(argv: list[str] | None = None) -> int:
     if "--run-failed" in argv and refusal is None:
         print("the run failed: its error is above (and in the UI: make ui).")
         return 1
-    event = instance.get_latest_materialization_event(dg.AssetKey("best_model"))
-    if event is None or event.asset_materialization is None:
+    metadata = _latest_metadata(instance, "best_model")
+    if not metadata:
         print("best_model has not been materialized in this Dagster home yet.")
         return 1
-    metadata = event.asset_materialization.metadata
+    dataset = _latest_metadata(instance, "raw_sales").get("dataset")
     print()
+    if dataset is not None:
+        print(f"dataset:   {dataset.value}")
     print(f"model:     {metadata['model_uri'].value}")
     print(f"objective: {metadata['objective_metric'].value} = {metadata['objective_value'].value:.5f} (test channel)")
     for name in ("validation:WMAE", "validation:mean_wQuantileLoss", "validation:RMSE", "validation:MASE"):
         if name in metadata:
-            naive = metadata.get(f"seasonal_naive {name}")
+            naive = metadata.get(f"seasonal naive {name}", metadata.get(f"seasonal_naive {name}"))
             extra = f" (seasonal naive {naive.value:.5g})" if naive is not None else ""
             print(f"{name}: {metadata[name].value:.5g}{extra}")
+    if "validation:WMAE" in metadata:
+        print("           WMAE is the MAE weighted by the spec's period weights (the plain MAE when it declares none)")
     if refusal:
         print(f"NOT PUBLISHED: {refusal}")
         print("           forecasts, backtest_report and scenario_forecasts were not run for this model;")
         print("           try a larger budget: make run CONFIG=configs/full.yaml")
+    else:
+        forecasts = _latest_metadata(instance, "forecasts")
+        model_id = metadata.get("model_id")
+        if (
+            forecasts
+            and model_id is not None
+            and forecasts.get("model_id")
+            and forecasts["model_id"].value == model_id.value
+        ):
+            print(f"forecasts: {forecasts['csv_uri'].value} (and .parquet beside it)")
     print("UI:        make ui, then open http://127.0.0.1:3000")
     return 0
 

@@ -79,18 +79,24 @@ def aws_env(moto_endpoint, monkeypatch):
     yield moto_endpoint
 
 
-def week_range(spec: SyntheticSpec) -> tuple[str, str]:
-    """First and last sales week of a synthetic spec."""
+def synthetic_range(spec: SyntheticSpec) -> tuple[str, str]:
+    """The first and last raw_sales partition keys of a generated synthetic dataset (the
+    synthetic spec's partitions are its weeks, keyed by their Friday)."""
     import pandas as pd
 
     first = pd.Timestamp(spec.start)
     return f"{first:%Y-%m-%d}", f"{first + pd.Timedelta(weeks=spec.n_weeks - 1):%Y-%m-%d}"
 
 
-def materialize_weeks(assets, first: str, last: str, **kwargs):
-    """dagster.materialize over a range of raw_sales weeks in one run, as the CLI's
+def materialize_partitions(assets, first: str, last: str, **kwargs):
+    """dagster.materialize over a range of raw_sales partitions in one run, as the CLI's
     --partition-range and a single-run backfill do."""
     import dagster as dg
 
     tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
     return dg.materialize(assets, tags={**tags, **kwargs.pop("tags", {})}, **kwargs)
+
+
+# The names these helpers had when every dataset was weekly.
+week_range = synthetic_range
+materialize_weeks = materialize_partitions

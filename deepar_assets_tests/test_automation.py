@@ -11,12 +11,18 @@ import tempfile
 import dagster as dg
 import pytest
 
+from deepar_assets.assets import pipeline_assets
 from deepar_assets.automation import AUTOMATION_SENSOR, TuningPolicy, follows_upstream, with_automation
-from deepar_assets.definitions import ASSETS, build_definitions
+from deepar_assets.definitions import build_definitions
+from deepar_assets.domain.spec import load_spec
 from deepar_assets.errors import ConfigurationError
 from deepar_assets.sensors.landing import LANDING_SENSOR
 
-WEEKS = ["2012-10-05", "2012-10-12", "2012-10-19", "2012-10-26"]
+WEEKS = ["2012-10-05", "2012-10-12", "2012-10-19", "2012-10-26"]  # partitions of the synthetic spec
+
+
+def definitions(policy: str, dataset: str = "synthetic") -> dg.Definitions:
+    return build_definitions(dataset, policy)
 
 
 @pytest.fixture
@@ -44,7 +50,7 @@ def report(instance: dg.DagsterInstance, key: str, partition: str | None = None)
     instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
 
 
-def a_new_week(instance: dg.DagsterInstance, week: str) -> None:
+def a_new_partition(instance: dg.DagsterInstance, week: str) -> None:
     """What a landing run and the refresh it triggers leave in the instance."""
     report(instance, "raw_sales", week)
     for key in ("encoded_series", "s3_datasets"):
@@ -65,7 +71,7 @@ def load_history(instance: dg.DagsterInstance) -> None:
         ("", TuningPolicy()),
         ("manual", TuningPolicy()),
         ("cron:0 6 * * 1", TuningPolicy("cron", cron="0 6 * * 1")),
-        ("weeks:4", TuningPolicy("weeks", weeks=4)),
+        ("partitions:4", TuningPolicy("partitions", partitions=4)),
     ],
 )
 def test_tuning_policies_are_parsed(text, policy):
@@ -77,8 +83,9 @@ def test_tuning_policies_are_parsed(text, policy):
     [
         ("weekly", r"DEEPAR_TUNING_POLICY='weekly': expected manual, cron:<cron expression, UTC>"),
         ("cron:every monday", r"'every monday' is not a cron expression"),
-        ("weeks:0", r"'0' is not a whole number of weeks of 1 or more"),
-        ("weeks:two", r"'two' is not a whole number of weeks"),
+        ("partitions:0", r"'0' is not a whole number of partitions of 1 or more"),
+        ("partitions:two", r"'two' is not a whole number of partitions"),
+        ("weeks:4", r"weeks:<N> is now partitions:<N> \(new time partitions of raw_sales"),
     ],
 )
 def test_a_bad_tuning_policy_is_refused_saying_what_is_expected(text, message):
@@ -97,18 +104,18 @@ def test_the_policy_comes_from_the_environment_when_the_location_loads(monkeypat
 
 
 def test_sensors_are_on_by_default_and_custom_conditions_run_in_the_code_server():
-    defs = build_definitions("manual")
+    defs = definitions("manual")
     landing = defs.resolve_sensor_def(LANDING_SENSOR)
     automation = defs.resolve_sensor_def(AUTOMATION_SENSOR)
     assert landing.default_status == automation.default_status == dg.DefaultSensorStatus.RUNNING
     assert landing.minimum_interval_seconds == automation.minimum_interval_seconds == 5
     assert defs.resolve_job_def(landing.job_name).asset_layer.selected_asset_keys == {dg.AssetKey("raw_sales")}
     assert not automation._use_user_code_server  # builtin conditions: evaluated by the daemon
-    assert build_definitions("weeks:4").resolve_sensor_def(AUTOMATION_SENSOR)._use_user_code_server
+    assert definitions("partitions:4").resolve_sensor_def(AUTOMATION_SENSOR)._use_user_code_server
 
 
-def test_manual_tuning_new_weeks_refresh_the_data_and_forecasts_and_never_train(instance):
-    tick = Ticks(build_definitions("manual"), instance)
+def test_manual_tuning_new_partitions_refresh_the_data_and_forecasts_and_never_train(instance):
+    tick = Ticks(definitions("manual"), instance)
     load_history(instance)
     assert tick() == set()
     report(instance, "raw_sales", WEEKS[2])
@@ -121,8 +128,8 @@ def test_manual_tuning_new_weeks_refresh_the_data_and_forecasts_and_never_train(
     assert tick() == set()
 
 
-def test_without_a_model_new_weeks_refresh_the_data_only(instance):
-    tick = Ticks(build_definitions("manual"), instance)
+def test_without_a_model_new_partitions_refresh_the_data_only(instance):
+    tick = Ticks(definitions("manual"), instance)
     for week in WEEKS[:2]:
         report(instance, "raw_sales", week)
     for key in ("encoded_series", "s3_datasets"):
@@ -132,27 +139,27 @@ def test_without_a_model_new_weeks_refresh_the_data_only(instance):
     assert tick() == {"encoded_series", "s3_datasets"}
 
 
-def test_a_week_ingested_while_the_refresh_ran_is_not_lost(instance):
-    tick = Ticks(build_definitions("manual"), instance)
+def test_a_partition_ingested_while_the_refresh_ran_is_not_lost(instance):
+    tick = Ticks(definitions("manual"), instance)
     load_history(instance)
     tick()
     report(instance, "raw_sales", WEEKS[2])
     assert {"encoded_series", "s3_datasets"} <= tick()
     for key in ("encoded_series", "s3_datasets", "forecasts"):  # the refresh completes ...
         report(instance, key)
-    report(instance, "raw_sales", WEEKS[3])  # ... and another week lands before the next tick
+    report(instance, "raw_sales", WEEKS[3])  # ... and another partition lands before the next tick
     assert {"encoded_series", "s3_datasets"} <= tick()
 
 
-def test_weeks_policy_tunes_once_enough_new_weeks_were_ingested(instance):
-    tick = Ticks(build_definitions("weeks:2"), instance)
+def test_partitions_policy_tunes_once_enough_new_partitions_were_ingested(instance):
+    tick = Ticks(definitions("partitions:2"), instance)
     load_history(instance)
     assert tick() == set()
-    a_new_week(instance, WEEKS[2])
+    a_new_partition(instance, WEEKS[2])
     assert "tuning_run" not in tick()
-    a_new_week(instance, WEEKS[2])  # a restatement of the same week is not a second new week
+    a_new_partition(instance, WEEKS[2])  # a restatement of the same partition is not a second new one
     assert "tuning_run" not in tick()
-    a_new_week(instance, WEEKS[3])
+    a_new_partition(instance, WEEKS[3])
     assert {"tuning_run", "best_model"} <= tick()  # the best model joins the tuning run
     report(instance, "tuning_run")
     report(instance, "best_model")
@@ -160,11 +167,11 @@ def test_weeks_policy_tunes_once_enough_new_weeks_were_ingested(instance):
 
 
 def test_cron_policy_tunes_after_new_data_once_per_cron_tick(instance):
-    tick = Ticks(build_definitions("cron:* * * * *"), instance)
+    tick = Ticks(definitions("cron:* * * * *"), instance)
     load_history(instance)
     start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)
     assert "tuning_run" not in tick(start)
-    a_new_week(instance, WEEKS[2])
+    a_new_partition(instance, WEEKS[2])
     updated = instance.fetch_materializations(dg.AssetKey("s3_datasets"), limit=1).records[0].timestamp
     after = dt.datetime.fromtimestamp(updated + 0.001, dt.UTC)
     assert "tuning_run" in tick(after)
@@ -180,9 +187,23 @@ def test_forecasts_follow_a_new_model_or_new_data_unless_they_say_otherwise():
 
     mapped = {
         spec.key.to_user_string(): spec.automation_condition
-        for a in with_automation([*ASSETS, forecasts, backtest_report], TuningPolicy())
+        for a in with_automation([*pipeline_assets(load_spec("synthetic")), forecasts, backtest_report], TuningPolicy())
         for spec in a.specs
     }
     assert mapped["forecasts"].get_label() == follows_upstream().get_label()
     assert mapped["backtest_report"].get_label() == "on_cron(0 0 * * *, UTC)"
     assert mapped["tuning_run"] is None
+
+
+def test_a_daily_dataset_refreshes_on_each_new_weekly_partition(instance):
+    """store_item_demand: daily data in W-MON partitions; a new week is one new partition."""
+    tick = Ticks(definitions("partitions:2", "store_item_demand"), instance)
+    for week in ("2017-12-11", "2017-12-18"):
+        report(instance, "raw_sales", week)
+    for key in ("encoded_series", "s3_datasets", "tuning_run", "best_model", "forecasts"):
+        report(instance, key)
+    assert tick() == set()
+    a_new_partition(instance, "2017-12-25")
+    assert "tuning_run" not in tick()
+    a_new_partition(instance, "2018-01-01")
+    assert {"tuning_run", "best_model"} <= tick()

@@ -7,16 +7,15 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from deepar_assets.domain.encoding import DEFAULT_FEATURES
 from deepar_assets.domain.hyperparameters import (
     DEFAULT_OBJECTIVE,
-    DEFAULT_SEARCH_SPACE,
     LIKELIHOODS,
     CategoricalRange,
     ContinuousRange,
     IntegerRange,
     SearchSpace,
 )
+from deepar_assets.domain.spec import DatasetSpec
 from deepar_assets.engines.base import TuningSettings
 
 ScalingType = Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"]
@@ -34,39 +33,38 @@ class FloatRange(dg.Config):
     scaling: ScalingType = Field(default="Auto", description="How values are drawn (SageMaker's ScalingType).")
 
 
-def _int(name: str) -> IntRange:
-    rng = DEFAULT_SEARCH_SPACE[name]
-    return IntRange(min_value=rng.min_value, max_value=rng.max_value, scaling=rng.scaling)
-
-
-def _float(name: str) -> FloatRange:
-    rng = DEFAULT_SEARCH_SPACE[name]
-    return FloatRange(min_value=rng.min_value, max_value=rng.max_value, scaling=rng.scaling)
+_UNSET = " Unset: the dataset's default (its spec's tuning.search_space, else centred on what its data implies)."
 
 
 class SearchSpaceConfig(dg.Config):
-    """Ranges of SageMaker DeepAR's tunable hyperparameters (same names, same meaning)."""
+    """Ranges of SageMaker DeepAR's tunable hyperparameters (same names, same meaning); each
+    range left unset is the dataset's default."""
 
-    epochs: IntRange = Field(default=_int("epochs"), description="Passes over the training data.")
-    context_length: IntRange = Field(default=_int("context_length"), description="Weeks the model sees before predicting.")
-    num_cells: IntRange = Field(default=_int("num_cells"), description="Cells in each hidden layer of the RNN.")
-    num_layers: IntRange = Field(default=_int("num_layers"), description="Hidden layers of the RNN.")
-    learning_rate: FloatRange = Field(default=_float("learning_rate"), description="Learning rate.")
-    dropout_rate: FloatRange = Field(default=_float("dropout_rate"), description="Dropout rate.")
-    mini_batch_size: IntRange = Field(default=_int("mini_batch_size"), description="Series windows per batch.")
-    embedding_dimension: IntRange = Field(
-        default=_int("embedding_dimension"), description="Size of each category's embedding."
+    epochs: IntRange | None = Field(default=None, description="Passes over the training data." + _UNSET)
+    context_length: IntRange | None = Field(
+        default=None, description="Periods the model sees before predicting." + _UNSET
     )
-    likelihood: list[str] = Field(
-        default=list(DEFAULT_SEARCH_SPACE["likelihood"].values),
+    num_cells: IntRange | None = Field(default=None, description="Cells in each hidden layer of the RNN." + _UNSET)
+    num_layers: IntRange | None = Field(default=None, description="Hidden layers of the RNN." + _UNSET)
+    learning_rate: FloatRange | None = Field(default=None, description="Learning rate." + _UNSET)
+    dropout_rate: FloatRange | None = Field(default=None, description="Dropout rate." + _UNSET)
+    mini_batch_size: IntRange | None = Field(default=None, description="Series windows per batch." + _UNSET)
+    embedding_dimension: IntRange | None = Field(
+        default=None, description="Size of each category's embedding." + _UNSET
+    )
+    likelihood: list[str] | None = Field(
+        default=None,
         description=f"Noise models to try, among {', '.join(LIKELIHOODS)} (negative-binomial and beta "
-        "need non-negative sales; deterministic-L1 exists only on SageMaker).",
+        "need non-negative targets; deterministic-L1 exists only on SageMaker)." + _UNSET,
     )
 
     def to_space(self) -> SearchSpace:
+        """The ranges given (the others are left to the dataset's default)."""
         space: SearchSpace = {}
         for name in SearchSpaceConfig.model_fields:
             value = getattr(self, name)
+            if value is None:
+                continue
             if isinstance(value, IntRange):
                 space[name] = IntegerRange(value.min_value, value.max_value, value.scaling)
             elif isinstance(value, FloatRange):
@@ -77,17 +75,24 @@ class SearchSpaceConfig(dg.Config):
 
 
 class EncodingConfig(dg.Config):
-    dynamic_features: list[str] = Field(
-        default=list(DEFAULT_FEATURES),
-        description="Dynamic features, in order, each with its declared fill and scaling policy "
-        f"(choose from {', '.join(DEFAULT_FEATURES)}).",
+    dynamic_features: list[str] | None = Field(
+        default=None,
+        description="Dynamic features, in order, each filled and scaled as the dataset spec declares: its "
+        "covariates, <covariate>_missing indicators, derived and calendar features, real attributes. Unset: the "
+        "spec's default features (its `features`, else every feature it declares).",
     )
+
+    def features(self) -> tuple[str, ...] | None:
+        """The features asked for, or None for the spec's default."""
+        return None if self.dynamic_features is None else tuple(self.dynamic_features)
 
 
 class DatasetConfig(dg.Config):
     prediction_length: int = Field(
-        default=13,
-        description="Weeks to forecast (h). validation = history to T, test = to T - h, train = to T - 2h.",
+        default=0,
+        ge=0,
+        description="Periods to forecast (h); 0: the dataset spec's (evaluation.prediction_length, else the "
+        "default of its frequency). validation = history to T, test = to T - h, train = to T - 2h.",
     )
     compress: bool = Field(
         default=False,
@@ -99,7 +104,11 @@ class DatasetConfig(dg.Config):
         description="Forecast origins in the test channel: more than 1 adds every series cut at earlier ends "
         "(rolling evaluation), so tuning scores several origins instead of one.",
     )
-    origin_step: int = Field(default=0, description="Weeks between rolling origins (0: prediction_length).")
+    origin_step: int = Field(default=0, description="Periods between rolling origins (0: the prediction length).")
+
+    def horizon(self, spec: DatasetSpec) -> int:
+        """The prediction length: the config's, else the spec's."""
+        return self.prediction_length or spec.prediction_length
 
 
 class TuningConfig(dg.Config):
@@ -124,12 +133,17 @@ class TuningConfig(dg.Config):
         description="Local engine: stop a trial early when its held-out loss after an epoch is worse than the "
         "median of earlier trials at that epoch (Optuna's MedianPruner).",
     )
-    store_fraction: float = Field(
+    id_fraction: float = Field(
         default=1.0,
-        description="Local engine: tune on this share of the stores (drawn with the seed), then train the best "
-        "hyperparameters on all series.",
+        description="Local engine: tune on this share of the values of the spec's first id column (drawn with the "
+        "seed), with all their series, then train the best hyperparameters on all series.",
     )
-    search_space: SearchSpaceConfig = Field(default=SearchSpaceConfig(), description="The ranges searched.")
+    search_space: SearchSpaceConfig | None = Field(
+        default=None,
+        description="The ranges searched, each in place of the dataset's default (its spec's tuning.search_space, "
+        "else centred on what its data implies: context from the season and horizon, epochs from the series "
+        "count). Unset: the default whole.",
+    )
 
     def settings(self) -> TuningSettings:
         return TuningSettings(
@@ -140,5 +154,5 @@ class TuningConfig(dg.Config):
             num_eval_samples=self.num_eval_samples,
             parallel_trials=self.parallel_trials,
             prune=self.prune,
-            store_fraction=self.store_fraction,
+            id_fraction=self.id_fraction,
         )

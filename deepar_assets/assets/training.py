@@ -1,12 +1,12 @@
 """tuning_run → best_model: thin wiring over the training engines."""
 
-
 import dagster as dg
 
 from deepar_assets.assets.config import TuningConfig
 from deepar_assets.automation import follows_upstream
 from deepar_assets.constants import TRAINING_GROUP
-from deepar_assets.engines.base import DatasetRef, RegisteredModel, TuningResult
+from deepar_assets.domain.hyperparameters import describe_space
+from deepar_assets.engines.base import DatasetRef, RegisteredModel, TuningResult, search_space_for
 from deepar_assets.resources.storage import StorageResource
 from deepar_assets.resources.training import TrainingResource
 
@@ -67,10 +67,16 @@ def tuning_run(
     training: TrainingResource,
 ) -> dg.Output[TuningResult]:
     """A hyperparameter search over SageMaker DeepAR's hyperparameters on the train channel,
-    scored on the test channel's last prediction_length weeks (test:mean_wQuantileLoss by
-    default): Optuna with GluonTS locally, or a SageMaker tuning job."""
-    engine = training.engine(storage.store())
-    result = engine.tune(s3_datasets, config.search_space.to_space(), config.settings(), context.log.info)
+    scored on the test channel's last prediction_length periods (test:mean_wQuantileLoss by
+    default): Optuna with GluonTS locally, or a SageMaker tuning job. The space is the
+    dataset's default (its spec's own, or centred on what its data implies), with any range
+    the run config gives in its place."""
+    store = storage.store()
+    engine = training.engine(store)
+    given = config.search_space.to_space() if config.search_space is not None else {}
+    space, origin = search_space_for(store, s3_datasets, given)
+    context.log.info(f"search space ({origin}): {describe_space(space)}")
+    result = engine.tune(s3_datasets, space, config.settings(), context.log.info)
     best = result.best()
     return dg.Output(
         result,
@@ -86,6 +92,8 @@ def tuning_run(
             "trials_failed": sum(t.state == "FAIL" for t in result.trials),
             "total_trial_seconds": round(sum(t.duration_s for t in result.trials), 1),
             "trials": trials_table(result),
+            "search_space": dg.MetadataValue.json(describe_space(space)),
+            "search_space_origin": origin,
             **result.details,  # engine-specific: a SageMaker job's name, ARN and cost bound
         },
     )

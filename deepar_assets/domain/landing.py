@@ -1,16 +1,19 @@
-"""Weekly drops in a landing zone: their names, which file versions are new, and one week's
-rows assembled and checked against the week they claim to be (plain Python; no Dagster).
+"""Drops in a landing zone: their names, which file versions are new, and one partition's rows
+assembled and checked against the partition they claim to be (plain Python; no Dagster).
 
-A drop is ``YYYY-MM-DD_sales.csv[.gz]`` (Kaggle ``train.csv`` columns, rows of that Friday's
-week) and, when the week's features are new, ``YYYY-MM-DD_features.csv[.gz]`` (Kaggle
-``features.csv`` columns: rows of that week, and optionally of weeks ahead). A ``stores.csv``
-(or ``.csv.gz``) beside them, if present, gives the store attributes.
+A drop is named by a partition and a table of the spec: ``<partition key>_<table>.csv[.gz]``
+(or ``.parquet``), the key being the one the spec's time partitions use (the start of the
+window, e.g. ``YYYY-MM-DD``). The target table's drop holds that partition's rows (every
+timestamp in its window); a related table's drop holds rows of that partition and optionally
+of later ones (known ahead). A metadata table may lie beside them as ``<table>.csv[.gz]``; it
+then replaces the stored attributes when a partition is ingested. Which drops a spec takes is
+its :class:`LandingLayout`.
 
 Which files are new is decided against a cursor holding the version (size plus ETag, or size
 plus modification time) of every file already handled, so that:
 
 - each file version is handled once; a corrected upload (new size, ETag or modification time)
-  is a new version, so its week is ingested again (a restatement);
+  is a new version, so its partition is ingested again (a restatement);
 - nothing depends on the order of keys: a file whose key sorts before the ones already seen,
   or whose modification time is older, is still new if its version was never handled (the
   ``since_key`` pitfall of S3 listings that start after the last key seen);
@@ -19,35 +22,115 @@ plus modification time) of every file already handled, so that:
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from deepar_assets.domain.kaggle import FEATURES_COLUMNS, MARKDOWNS, RawData, check_consistency
+from deepar_assets.domain.raw import RawData
+from deepar_assets.domain.reading import TableData, check_tables, layout, oddities
+from deepar_assets.domain.reading.tables import Rows
+from deepar_assets.domain.reading.validate import keys_in
+from deepar_assets.domain.spec import DatasetSpec, periods
 from deepar_assets.errors import DataValidationError
-from deepar_assets.storage.base import ObjectInfo
 
-SALES = "sales"
-FEATURES = "features"
-STORES_NAMES = ("stores.csv", "stores.csv.gz")
-DROP_FORMAT = "YYYY-MM-DD_sales.csv[.gz] or YYYY-MM-DD_features.csv[.gz] (YYYY-MM-DD: the week's Friday)"
-
-_DROP = re.compile(r"^(?P<week>[^_]+)_(?P<kind>[^.]+)\.csv(?P<gz>\.gz)?$")
-_FRIDAY = 4
-CURSOR_VERSION = 1
+SUFFIXES = (".csv", ".csv.gz", ".parquet")
+CURSOR_VERSION = 2
 
 # Run tags naming the drop a run ingests (set by the sensor, read by raw_sales).
 TAG_ZONE = "deepar/landing_zone"
-TAG_WEEK = "deepar/landing_week"
-TAG_SALES = "deepar/landing_sales"
-TAG_SALES_VERSION = "deepar/landing_sales_version"
-TAG_FEATURES = "deepar/landing_features"
-TAG_FEATURES_VERSION = "deepar/landing_features_version"
+TAG_PARTITION = "deepar/landing_partition"
+TAG_FILES = "deepar/landing_files"  # JSON: table name → key of its drop
+TAG_VERSIONS = "deepar/landing_versions"  # JSON: key → file version
+
+_DROP = re.compile(r"^(?P<key>[^_/]+)_(?P<table>[A-Za-z][A-Za-z0-9_]*)(?P<suffix>\.csv|\.csv\.gz|\.parquet)$")
+
+
+class Listed(Protocol):
+    """One file of a listing (``storage.base.ObjectInfo`` is one)."""
+
+    key: str
+    size: int
+    modified: float
+    etag: str | None
+
+
+# -- the drops a spec takes --------------------------------------------------------------------
+
+
+def _key_pattern(key_format: str) -> str:
+    """``%Y-%m-%d`` → ``YYYY-MM-DD``: a key format as people read it."""
+    for code, text in (("%Y", "YYYY"), ("%m", "MM"), ("%d", "DD"), ("%H", "HH"), ("%M", "MM")):
+        key_format = key_format.replace(code, text)
+    return key_format
+
+
+def _window_start(alias: str) -> str:
+    """What starts a partition window, in words."""
+    text = periods.normalize(alias)
+    if text.startswith("W-"):
+        day = pd.Timestamp("2024-01-01") + pd.Timedelta(
+            days=("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN").index(text[2:])
+        )
+        return f"a {day:%A}"
+    return {"D": "a day", "h": "a whole hour"}.get(text, "the first day of a month")
+
+
+@dataclass(frozen=True)
+class LandingLayout:
+    """The drops a spec's landing zone takes: one per partition and target or related table,
+    and metadata tables beside them."""
+
+    partitions: str  # the partition frequency (pandas alias)
+    first: str  # the first partition key
+    target: str  # the target table's name
+    related: tuple[str, ...] = ()
+    metadata: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, spec: DatasetSpec) -> LandingLayout:
+        return cls(
+            partitions=spec.partition_frequency,
+            first=periods.partition_key(pd.Timestamp(spec.start), spec.partition_frequency),
+            target=spec.target.name,
+            related=tuple(t.name for t in spec.related),
+            metadata=tuple(t.name for t in spec.metadata),
+        )
+
+    @property
+    def key_format(self) -> str:
+        return periods.frequency(self.partitions).key_format
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The tables dropped per partition, target first."""
+        return (self.target, *self.related)
+
+    @property
+    def key_pattern(self) -> str:
+        return _key_pattern(self.key_format)
+
+    def drop_format(self) -> str:
+        """What a drop is called, for messages."""
+        names = " or ".join(f"{self.key_pattern}_{t}.csv[.gz]" for t in self.tables)
+        return (
+            f"{names} ({self.key_pattern}: the partition's key, the start of its {self.partitions} window, "
+            f"{_window_start(self.partitions)})"
+        )
+
+    def metadata_names(self) -> dict[str, str]:
+        """File name → metadata table, for every name a metadata drop may have."""
+        return {f"{table}{suffix}": table for table in self.metadata for suffix in SUFFIXES}
+
+    def partition_key(self, stamp: pd.Timestamp) -> str:
+        return periods.partition_key(stamp, self.partitions)
+
+    def window(self, key: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+        return periods.partition_window(key, self.partitions)
 
 
 # -- names ------------------------------------------------------------------------------------
@@ -55,43 +138,56 @@ TAG_FEATURES_VERSION = "deepar/landing_features_version"
 
 @dataclass(frozen=True)
 class DropName:
-    week: str  # YYYY-MM-DD, a Friday
-    kind: str  # sales or features
-    compressed: bool
+    partition: str  # a partition key
+    table: str  # the target or a related table
+    suffix: str  # .csv, .csv.gz or .parquet
 
 
-def drop_name(week: str, kind: str, compressed: bool = False) -> str:
-    return f"{week}_{kind}.csv{'.gz' if compressed else ''}"
+def drop_name(partition: str, table: str, suffix: str = ".csv") -> str:
+    return f"{partition}_{table}{suffix}"
 
 
-def is_ignored(key: str) -> bool:
+def is_ignored(key: str, layout: LandingLayout) -> bool:
     """Keys that are not drops and not worth a warning: hidden or temporary files (a writer's
-    ``.name.partial``), anything in a sub-folder, and the optional ``stores.csv``."""
+    ``.name.partial``), anything in a sub-folder, and the metadata tables beside the drops."""
     name = key.rsplit("/", 1)[-1]
-    return "/" in key or name.startswith(".") or name in STORES_NAMES
+    return "/" in key or name.startswith(".") or name in layout.metadata_names()
 
 
-def parse_drop_name(name: str) -> DropName:
-    """``2012-10-26_sales.csv.gz`` → DropName; a name that is not a drop raises
+def parse_drop_name(name: str, layout: LandingLayout) -> DropName:
+    """``2012-10-26_sales.csv.gz`` → DropName; a name that is not a drop of the layout raises
     DataValidationError saying what is wrong and what a drop is called."""
     match = _DROP.match(name)
-    if not match or match["kind"] not in (SALES, FEATURES):
-        raise DataValidationError(f"{name}: not a weekly drop; expected {DROP_FORMAT}")
-    week = match["week"]
+    expected = f"expected {layout.drop_format()}"
+    if not match:
+        raise DataValidationError(f"{name}: not a drop of a partition; {expected}")
+    key, table = match["key"], match["table"]
     try:
-        day = dt.date.fromisoformat(week) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", week) else None
-    except ValueError:
-        day = None
-    if day is None:
-        raise DataValidationError(f"{name}: {week!r} is not a date as YYYY-MM-DD; expected {DROP_FORMAT}")
-    if day.weekday() != _FRIDAY:
-        raise DataValidationError(
-            f"{name}: {week} is a {day:%A}; expected the Friday that names the week (Walmart weeks are Fridays)"
+        stamp = pd.Timestamp(pd.to_datetime(key, format=layout.key_format))
+        written_so = stamp.strftime(layout.key_format) == key  # e.g. 2012-1-5: a key is written one way only
+    except (ValueError, TypeError):
+        written_so = False
+    if not written_so:
+        why = f"{key!r} is not a partition key as {layout.key_pattern}"
+        raise DataValidationError(f"{name}: not a drop of a partition ({why}); {expected}")
+    if table not in layout.tables:
+        why = (
+            f"{table} is a metadata table: drop it as {table}.csv[.gz], without a partition key"
+            if table in layout.metadata
+            else f"{table!r} is not a table of the dataset"
         )
-    return DropName(week=week, kind=match["kind"], compressed=bool(match["gz"]))
+        raise DataValidationError(f"{name}: not a drop of a partition ({why}); {expected}")
+    start = layout.partition_key(stamp)
+    if start != key:
+        day = f"a {stamp:%A}, not" if layout.partitions.startswith("W-") else "not"
+        raise DataValidationError(
+            f"{name}: {key} is {day} the start of a partition ({layout.partitions} partitions start on "
+            f"{_window_start(layout.partitions)}); the partition holding it is {start}"
+        )
+    return DropName(partition=key, table=table, suffix=match["suffix"])
 
 
-def file_version(info: ObjectInfo) -> str:
+def file_version(info: Listed) -> str:
     """``size:ETag`` on S3, ``size:modification time`` in a folder."""
     return f"{info.size}:{info.etag if info.etag else f'{info.modified:.6f}'}"
 
@@ -100,62 +196,80 @@ def file_version(info: ObjectInfo) -> str:
 
 
 @dataclass(frozen=True)
-class WeekDrop:
-    """The files of one week to ingest: its sales drop and, if there is one, its features drop."""
+class PartitionDrop:
+    """The files of one partition to ingest: its target table's drop and those of the related
+    tables dropped with it (in the layout's order)."""
 
-    week: str
-    sales: ObjectInfo
-    features: ObjectInfo | None = None
+    partition: str
+    target: Listed
+    related: tuple[tuple[str, Listed], ...] = ()  # (table, file)
 
     @property
-    def files(self) -> list[ObjectInfo]:
-        return [self.sales] + ([self.features] if self.features else [])
+    def files(self) -> list[Listed]:
+        return [self.target, *(info for _, info in self.related)]
 
     @property
     def run_key(self) -> str:
         """``<key>:<size>:<ETag or mtime>`` of each file: the same files give the same key."""
         return "|".join(f"{info.key}:{file_version(info)}" for info in self.files)
 
-    def tags(self, zone_uri: str) -> dict[str, str]:
-        tags = {
+    def tags(self, zone_uri: str, layout: LandingLayout) -> dict[str, str]:
+        files = {layout.target: self.target.key, **{table: info.key for table, info in self.related}}
+        return {
             TAG_ZONE: zone_uri,
-            TAG_WEEK: self.week,
-            TAG_SALES: self.sales.key,
-            TAG_SALES_VERSION: file_version(self.sales),
+            TAG_PARTITION: self.partition,
+            TAG_FILES: json.dumps(files, separators=(",", ":")),
+            TAG_VERSIONS: json.dumps({info.key: file_version(info) for info in self.files}, separators=(",", ":")),
         }
-        if self.features:
-            tags[TAG_FEATURES] = self.features.key
-            tags[TAG_FEATURES_VERSION] = file_version(self.features)
-        return tags
 
 
 @dataclass(frozen=True)
 class DropRequest:
     """What a run was asked to ingest, read back from its tags."""
 
-    week: str
-    sales_key: str
-    features_key: str | None = None
+    partition: str
+    target_key: str
+    related_keys: dict[str, str] = field(default_factory=dict)  # related table → key of its drop
     zone: str = ""
     versions: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def keys(self) -> list[str]:
+        return [self.target_key, *self.related_keys.values()]
 
-def drop_request_from_tags(tags: Mapping[str, str]) -> DropRequest | None:
+
+def _json_tag(tags: Mapping[str, str], name: str) -> dict[str, str]:
+    try:
+        value = json.loads(tags.get(name) or "{}")
+        if not isinstance(value, dict):
+            raise ValueError("not a mapping")
+    except ValueError as exc:
+        raise DataValidationError(f"run tag {name}={tags.get(name)!r}: expected a JSON mapping ({exc})") from None
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def drop_request_from_tags(tags: Mapping[str, str], layout: LandingLayout) -> DropRequest | None:
     """None for a run without landing tags (the bulk history); else the drop it ingests."""
-    if TAG_SALES not in tags:
+    if TAG_FILES not in tags:
         return None
-    sales = tags[TAG_SALES]
-    week = tags.get(TAG_WEEK) or parse_drop_name(sales).week
-    if parse_drop_name(sales).week != week:
-        raise DataValidationError(f"run tag {TAG_SALES}={sales} is not a drop of the week {week}")
-    features = tags.get(TAG_FEATURES) or None
-    versions = {
-        key: tags[tag]
-        for key, tag in ((sales, TAG_SALES_VERSION), (features, TAG_FEATURES_VERSION))
-        if key and tag in tags
-    }
+    files = _json_tag(tags, TAG_FILES)
+    partition = tags.get(TAG_PARTITION, "")
+    if layout.target not in files:
+        raise DataValidationError(f"run tag {TAG_FILES}={tags[TAG_FILES]} names no drop of the table {layout.target}")
+    for table, key in files.items():
+        name = parse_drop_name(key, layout)
+        if name.table != table or name.partition != (partition or name.partition):
+            raise DataValidationError(
+                f"run tag {TAG_FILES}: {key} is not the drop of the table {table} for the partition {partition}"
+            )
+        partition = partition or name.partition
+    versions = {key: version for key, version in _json_tag(tags, TAG_VERSIONS).items() if key in files.values()}
     return DropRequest(
-        week=week, sales_key=sales, features_key=features, zone=tags.get(TAG_ZONE, ""), versions=versions
+        partition=partition,
+        target_key=files[layout.target],
+        related_keys={t: files[t] for t in layout.related if t in files},
+        zone=tags.get(TAG_ZONE, ""),
+        versions=versions,
     )
 
 
@@ -170,13 +284,13 @@ class Notice:
 
 @dataclass
 class DropPlan:
-    requests: list[WeekDrop]
+    requests: list[PartitionDrop]
     rejected: list[Notice]  # bad names, seen for the first time in this version: say so once
     waiting: list[Notice]  # not handled yet; looked at again next time
     cursor: str
 
     def summary(self) -> str:
-        parts = [f"{len(self.requests)} week(s) to ingest" if self.requests else "no new or changed drop"]
+        parts = [f"{len(self.requests)} partition(s) to ingest" if self.requests else "no new or changed drop"]
         if self.rejected:
             parts.append("rejected: " + "; ".join(n.reason for n in self.rejected))
         if self.waiting:
@@ -190,7 +304,7 @@ def read_cursor(cursor: str | None) -> dict[str, str]:
         return {}
     try:
         data = json.loads(cursor)
-        if data.get("v") != CURSOR_VERSION or not isinstance(data.get("seen"), dict):
+        if data.get("v") not in (1, CURSOR_VERSION) or not isinstance(data.get("seen"), dict):
             raise ValueError("unexpected layout")
     except (ValueError, AttributeError) as exc:
         raise DataValidationError(
@@ -206,156 +320,242 @@ def write_cursor(seen: Mapping[str, str]) -> str:
 
 
 def plan_drops(
-    listing: Iterable[ObjectInfo],
+    listing: Iterable[Listed],
     cursor: str | None,
+    layout: LandingLayout,
     *,
-    first_week: str,
-    last_week: str | None = None,
+    last: str | None = None,
     now: float | None = None,
     settle_seconds: float = 0.0,
     max_requests: int = 100,
 ) -> DropPlan:
-    """Decide which weeks to ingest from a full listing of the zone and the cursor.
+    """Decide which partitions to ingest from a full listing of the zone and the cursor.
 
-    A week is requested when one of its files is in a version the cursor does not hold and its
-    sales drop is there (a features drop alone waits for it). Weeks before ``first_week`` and
-    bad names are rejected once per version; weeks after ``last_week`` (not yet a partition),
-    files modified less than ``settle_seconds`` before ``now`` (perhaps still being written)
-    and weeks with both a ``.csv`` and a ``.csv.gz`` of the same drop wait, unrecorded. At most
-    ``max_requests`` weeks, oldest first; the others are requested on the next look."""
+    A partition is requested when one of its files is in a version the cursor does not hold
+    and its target table's drop is there (a related drop alone waits for it). Partitions
+    before the layout's first and bad names are rejected once per version; partitions after
+    ``last`` (not complete yet), files modified less than ``settle_seconds`` before ``now``
+    (perhaps still being written) and partitions with two files of the same table (``.csv``
+    and ``.csv.gz``) wait, unrecorded. At most ``max_requests`` partitions, oldest first; the
+    others are requested on the next look."""
     seen = read_cursor(cursor)
-    files = [info for info in listing if not is_ignored(info.key)]
+    files = [info for info in listing if not is_ignored(info.key, layout)]
     present = {info.key for info in files}
     seen = {key: version for key, version in seen.items() if key in present}
     rejected: list[Notice] = []
     waiting: list[Notice] = []
-    by_week: dict[str, dict[str, list[ObjectInfo]]] = {}
+    by_partition: dict[str, dict[str, list[Listed]]] = {}
     for info in files:
         try:
-            name = parse_drop_name(info.key)
+            name = parse_drop_name(info.key, layout)
         except DataValidationError as exc:
             if seen.get(info.key) != file_version(info):
                 rejected.append(Notice(info.key, str(exc)))
                 seen[info.key] = file_version(info)
             continue
-        by_week.setdefault(name.week, {}).setdefault(name.kind, []).append(info)
+        by_partition.setdefault(name.partition, {}).setdefault(name.table, []).append(info)
 
-    due: list[WeekDrop] = []
-    for week in sorted(by_week):
-        kinds = by_week[week]
-        week_files = [info for infos in kinds.values() for info in infos]
-        if all(seen.get(info.key) == file_version(info) for info in week_files):
+    first = pd.Timestamp(pd.to_datetime(layout.first, format=layout.key_format))
+    latest = pd.Timestamp(pd.to_datetime(last, format=layout.key_format)) if last is not None else None
+    due: list[PartitionDrop] = []
+    for key in sorted(by_partition, key=lambda k: pd.to_datetime(k, format=layout.key_format)):
+        tables = by_partition[key]
+        stamp = pd.Timestamp(pd.to_datetime(key, format=layout.key_format))
+        partition_files = [info for infos in tables.values() for info in infos]
+        if all(seen.get(info.key) == file_version(info) for info in partition_files):
             continue
-        if week < first_week:
-            for info in week_files:
+        if stamp < first:
+            for info in partition_files:
                 if seen.get(info.key) != file_version(info):
                     rejected.append(
-                        Notice(info.key, f"{info.key}: the week {week} is before the first week {first_week}")
+                        Notice(
+                            info.key, f"{info.key}: the partition {key} is before the first partition {layout.first}"
+                        )
                     )
                     seen[info.key] = file_version(info)
             continue
-        if last_week is not None and week > last_week:
+        if latest is not None and stamp > latest:
             waiting.append(
-                Notice(week_files[0].key, f"{week}: the week is not complete yet (the latest week is {last_week})")
+                Notice(
+                    partition_files[0].key,
+                    f"{key}: the partition is not complete yet (the latest complete partition is {last})",
+                )
             )
             continue
-        doubles = [infos for infos in kinds.values() if len(infos) > 1]
+        doubles = [infos for infos in tables.values() if len(infos) > 1]
         if doubles:
             names = " and ".join(info.key for info in doubles[0])
             waiting.append(
-                Notice(doubles[0][0].key, f"{week}: both {names} exist; keep one so it is clear which is read")
+                Notice(doubles[0][0].key, f"{key}: both {names} exist; keep one so it is clear which is read")
             )
             continue
-        if SALES not in kinds:
-            waiting.append(Notice(kinds[FEATURES][0].key, f"{kinds[FEATURES][0].key} waits for {week}_sales.csv[.gz]"))
+        if layout.target not in tables:
+            lone = partition_files[0].key
+            waiting.append(Notice(lone, f"{lone} waits for {key}_{layout.target}.csv[.gz]"))
             continue
         if now is not None and settle_seconds > 0:
-            fresh = [info for info in week_files if now - info.modified < settle_seconds]
+            fresh = [info for info in partition_files if now - info.modified < settle_seconds]
             if fresh:
                 waiting.append(Notice(fresh[0].key, f"{fresh[0].key} was modified less than {settle_seconds:g} s ago"))
                 continue
-        due.append(WeekDrop(week, kinds[SALES][0], kinds.get(FEATURES, [None])[0]))
+        related = tuple((table, tables[table][0]) for table in layout.related if table in tables)
+        due.append(PartitionDrop(key, tables[layout.target][0], related))
 
     requests = due[:max_requests]
     for drop in due[max_requests:]:
-        waiting.append(Notice(drop.sales.key, f"{drop.week}: more than {max_requests} weeks at once; next look"))
+        waiting.append(
+            Notice(drop.target.key, f"{drop.partition}: more than {max_requests} partitions at once; next look")
+        )
     for drop in requests:
         for info in drop.files:
             seen[info.key] = file_version(info)
     return DropPlan(requests=requests, rejected=rejected, waiting=waiting, cursor=write_cursor(seen))
 
 
-# -- one week's rows --------------------------------------------------------------------------
+# -- one partition's rows ---------------------------------------------------------------------
 
 
-def _check_dates(frame: pd.DataFrame, week: pd.Timestamp, where: str, later_ok: bool) -> None:
-    dates = frame["Date"].to_numpy()
-    bad = (dates < week.to_datetime64()) if later_ok else (dates != week.to_datetime64())
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        expected = f"{week:%Y-%m-%d} or later (the drop's week, or weeks ahead)" if later_ok else f"{week:%Y-%m-%d}"
-        raise DataValidationError(
-            f"{where}, line {first + 2}, column Date: found {pd.Timestamp(dates[first]):%Y-%m-%d}, expected "
-            f"{expected}: the file name says which week a drop holds"
-            + (f" ({int(bad.sum())} such rows)" if bad.sum() > 1 else "")
-        )
+def rows_in_partitions(raw: RawData, keys: Iterable[str]) -> RawData:
+    """The rows of ``raw`` whose timestamp falls in the windows of the partition ``keys``
+    (target and related tables); the metadata tables whole."""
+    spec = raw.spec
+    windows = [periods.partition_window(key, spec.partition_frequency) for key in keys]
 
+    def inside(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+        times = frame[column].to_numpy()
+        mask = np.zeros(len(frame), dtype=bool)
+        for start, end in windows:
+            mask |= (times >= start.to_datetime64()) & (times < end.to_datetime64())
+        return frame[mask]
 
-def _empty_features() -> pd.DataFrame:
-    columns = {c: pd.Series(dtype="float64") for c in FEATURES_COLUMNS}
-    columns.update(
-        Store=pd.Series(dtype="int64"), Date=pd.Series(dtype="datetime64[ns]"), IsHoliday=pd.Series(dtype="bool")
+    return RawData(
+        spec=spec,
+        target=inside(raw.target, spec.time),
+        related={t.name: inside(raw.related[t.name], t.time.column) for t in spec.related if t.name in raw.related},
+        metadata=dict(raw.metadata),
+        source=raw.source,
+        oddities=dict(raw.oddities),
     )
-    return pd.DataFrame(columns)
 
 
-def _newest(*frames: pd.DataFrame | None) -> pd.DataFrame:
-    """Features rows from several sources, a later source winning per (Store, Date)."""
-    parts = [f[list(FEATURES_COLUMNS)] for f in frames if f is not None and len(f)]
+def _window_text(start: pd.Timestamp, end: pd.Timestamp, spec: DatasetSpec, fmt: str) -> str:
+    """The periods of a window, as the time column writes them."""
+    inside = [p for p in periods.period_index(start, end, spec.frequency) if start <= p < end]
+    if len(inside) == 1:
+        return inside[0].strftime(fmt)
+    if not inside:
+        return f"a time from {start.strftime(fmt)} to before {end.strftime(fmt)}"
+    return f"a period from {inside[0].strftime(fmt)} to {inside[-1].strftime(fmt)}"
+
+
+def _check_times(data: TableData, start: pd.Timestamp, end: pd.Timestamp | None, spec: DatasetSpec, partition: str):
+    """Every row of a drop in its partition's window (``end`` None: or later, ahead)."""
+    column = data.layout.column(data.layout.time)
+    times = data.frame[column.name].to_numpy()
+    bad = times < start.to_datetime64()
+    if end is not None:
+        bad |= times >= end.to_datetime64()
+    if not bad.any():
+        return
+    first = int(np.flatnonzero(bad)[0])
+    found = pd.Timestamp(times[first]).strftime(column.fmt)
+    if end is None:
+        expected = f"{start.strftime(column.fmt)} or later (the drop's partition {partition}, or later ones ahead)"
+    else:
+        expected = _window_text(start, end, spec, column.fmt)
+    count = int(bad.sum())
+    raise DataValidationError(
+        f"{data.rows.where(first)}, column {column.name}: found {found}, expected {expected}: the file name says "
+        f"which partition a drop holds" + (f" ({count} such rows)" if count > 1 else "")
+    )
+
+
+def _newest(columns: list[str], *frames: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Rows from several sources, a later source winning per ``columns`` (keys and time)."""
+    parts = [f for f in frames if f is not None and len(f)]
     if not parts:
-        return _empty_features()
-    combined = pd.concat(parts, ignore_index=True)
-    return combined.drop_duplicates(["Store", "Date"], keep="last").sort_values(["Store", "Date"], ignore_index=True)
+        present = [f for f in frames if f is not None]
+        return present[0].iloc[:0] if present else None
+    combined = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return combined.drop_duplicates(columns, keep="last").sort_values(columns, ignore_index=True)
 
 
-def assemble_week(
-    week: str | pd.Timestamp,
-    sales: pd.DataFrame,
-    stores: pd.DataFrame,
+def _times(frame: pd.DataFrame | None, column: str, start=None, end=None) -> pd.DataFrame | None:
+    if frame is None:
+        return None
+    times = frame[column].to_numpy()
+    mask = np.ones(len(frame), dtype=bool)
+    if start is not None:
+        mask &= times >= start.to_datetime64()
+    if end is not None:
+        mask &= times < end.to_datetime64()
+    return frame[mask]
+
+
+def assemble_partition(
+    spec: DatasetSpec,
+    partition: str,
+    target: TableData,
+    metadata: Mapping[str, TableData],
     *,
-    features_drop: pd.DataFrame | None,
-    stored_week_features: pd.DataFrame | None,
-    stored_ahead: pd.DataFrame | None,
-    names: Mapping[str, str],
+    related_drops: Mapping[str, TableData],
+    stored_window: Mapping[str, pd.DataFrame | None],
+    stored_ahead: Mapping[str, pd.DataFrame | None],
+    stored_names: Mapping[str, str],
 ) -> RawData:
-    """One week of validated rows, ready to store: the drop's sales (every row in ``week``),
-    the week's features (the drop's rows over those stored for that week before: the week's
-    own object, else the features stored ahead), the features ahead (the drop's later rows over
-    those stored ahead) and the store attributes; the same cross-file checks as the bulk files.
+    """One partition of validated rows, ready to store: the target drop (every row in the
+    partition's window), each related table's rows in the window (the drop's over those stored
+    for the partition before: its own object, else the rows stored ahead) and after it (the
+    drop's later rows over those stored ahead), and the metadata tables (dropped beside, or
+    stored); then the same cross-table checks as a whole source, for the series of the drop.
 
-    ``names`` says where each table came from, for the error messages: ``sales``,
-    ``features`` and ``stores``. Features rows for later weeks that are already stored do not
-    change them: those weeks change when they are ingested again."""
-    week = pd.Timestamp(week)
-    _check_dates(sales, week, names["sales"], later_ok=False)
-    if features_drop is not None:
-        _check_dates(features_drop, week, names["features"], later_ok=True)
-    ahead = stored_ahead
-    earlier = stored_week_features
-    if earlier is None and ahead is not None:
-        earlier = ahead[ahead["Date"] == week]
-    drop_week = drop_ahead = None
-    if features_drop is not None:
-        drop_week = features_drop[features_drop["Date"] == week]
-        drop_ahead = features_drop[features_drop["Date"] > week]
-    week_features = _newest(earlier, drop_week)
-    later = _newest(ahead[ahead["Date"] > week] if ahead is not None else None, drop_ahead)
-    features = pd.concat([week_features, later], ignore_index=True) if len(later) else week_features
-    raw = RawData(sales=sales, features=features, stores=stores, source=names["sales"])
-    check_consistency(raw, dict(names))
-    raw.oddities = {
-        "negative_sales_rows": int((sales["Weekly_Sales"] < 0).sum()),
-        "markdown_na_values": int(week_features[list(MARKDOWNS)].isna().sum().sum()),
-        "cpi_unemployment_na_values": int(week_features[["CPI", "Unemployment"]].isna().sum().sum()),
-    }
+    ``stored_names`` says where each related table's stored rows are, for the messages.
+    Related rows for later partitions that are already stored do not change them: those
+    partitions change when they are ingested again."""
+    start, end = periods.partition_window(partition, spec.partition_frequency)
+    _check_times(target, start, end, spec, partition)
+    for data in related_drops.values():
+        _check_times(data, start, None, spec, partition)
+    series = target.frame
+    related: dict[str, pd.DataFrame] = {}
+    checked: list[TableData] = []
+    for table in spec.related:
+        time, columns = table.time.column, [*table.keys, table.time.column]
+        drop = related_drops.get(table.name)
+        ahead = stored_ahead.get(table.name)
+        earlier = stored_window.get(table.name)
+        if earlier is None:
+            earlier = _times(ahead, time, start, end)
+        window = _newest(columns, earlier, _times(drop.frame if drop else None, time, start, end))
+        later = _newest(columns, _times(ahead, time, end), _times(drop.frame if drop else None, time, end))
+        frames = [f for f in (window, later) if f is not None]
+        if frames:
+            rows = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        else:
+            empty = layout(spec, table)
+            rows = pd.DataFrame(
+                {c: pd.Series(dtype=series[c].dtype if c in series else "float64") for c in empty.names}
+            )
+        related[table.name] = rows.reset_index(drop=True)
+        stored = stored_names.get(table.name, f"the stored {table.name} rows")
+        if drop is None:
+            name = f"the stored {table.name} rows ({stored}; there is no {partition}_{table.name} drop)"
+        else:
+            name = f"{drop.rows.name} (over the stored {table.name} rows, {stored})"
+        mine = rows[keys_in(rows, series, list(table.keys))] if table.keys else rows
+        checked.append(TableData(layout(spec, table), mine, Rows([(name, 0, "parquet")])))
+    described = []
+    for table in spec.metadata:
+        data = metadata[table.name]
+        mine = data.frame[keys_in(data.frame, series, list(table.keys))]
+        described.append(TableData(data.layout, mine, data.rows))
+    check_tables(target, checked, described)
+    raw = RawData(
+        spec=spec,
+        target=target.frame,
+        related=related,
+        metadata={name: data.frame for name, data in metadata.items()},
+        source=target.rows.name,
+    )
+    raw.oddities = oddities(rows_in_partitions(raw, [partition]))
     return raw

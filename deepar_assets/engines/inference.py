@@ -1,7 +1,7 @@
 """Forecasting with a registered model, whichever engine made it.
 
 ``forecaster(engine, model, dataset)`` gives an object with ``predict(records, cut)`` →
-{"mean", "p10" … "p90"} arrays (n_series, h): the local engine loads the saved predictor once
+{"mean", "p10" … "p90"} arrays (n_series, h), h periods of the spec's frequency: the local engine loads the saved predictor once
 and samples it; the SageMaker engine runs a batch transform job per call. Also here: the
 dataset version a model was trained on (which may be older than the current ``s3_datasets``)
 and its encoding, and a refit at an earlier origin for rolling backtests (local engine).
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from deepar_assets.constants import CHANNELS
+from deepar_assets.constants import CHANNELS, QUANTILES
 from deepar_assets.domain.channels import ENCODING_FILE, channel_file
 from deepar_assets.domain.encoding import Encoding
 from deepar_assets.engines.base import DatasetRef, Log, RegisteredModel, TrainingEngine, TuningSettings
@@ -22,7 +22,7 @@ from deepar_assets.errors import ConfigurationError, ObjectNotFoundError, Traini
 from deepar_assets.storage.base import ObjectStore
 from deepar_assets.storage.versions import read_manifest, read_verified
 
-FORECASTING_PREDICTOR = "predictor"  # the local engine's model refit on every week up to T
+FORECASTING_PREDICTOR = "predictor"  # the local engine's model refit on every period up to T
 EVALUATED_PREDICTOR = "evaluated_predictor"  # trained up to T - h: the one scored on validation
 
 
@@ -57,7 +57,7 @@ def model_dataset(store: ObjectStore, card: dict[str, Any], current: DatasetRef 
         freq=card["freq"],
         cardinality=list(card["cardinality"]),
         dynamic_feat=list(card["dynamic_feat"]),
-        last_week=card["last_week"],
+        last_period=str(card.get("last_period", card.get("last_week", ""))),  # last_week: cards before specs
     )
 
 
@@ -67,7 +67,8 @@ def model_encoding(store: ObjectStore, dataset: DatasetRef) -> Encoding:
 
 
 class Forecaster:
-    """Forecasts ``dataset.prediction_length`` weeks after each record's target (less ``cut``)."""
+    """Forecasts ``dataset.prediction_length`` periods after each record's target (less
+    ``cut``). Records carry ``dynamic_feat`` only when the model has dynamic features."""
 
     engine_name = "?"
     batch_size: int | None = None  # records forecast together (the local predictor's batch)
@@ -89,7 +90,7 @@ class LocalForecaster(Forecaster):
     def predict(self, records: list[dict[str, Any]], cut: int = 0) -> dict[str, np.ndarray]:
         if not records:
             h = self.dataset.prediction_length
-            return {k: np.zeros((0, h)) for k in ("mean", *[f"p{q}" for q in range(10, 100, 10)])}
+            return {k: np.zeros((0, h)) for k in ("mean", *[f"p{round(q * 100)}" for q in QUANTILES])}
         return self.engine.forecast(self.predictor, self.dataset, records, self.seed, cut)
 
 
@@ -112,7 +113,7 @@ def forecaster(engine: TrainingEngine, model: RegisteredModel, dataset: DatasetR
 
 def refit_forecaster(engine: TrainingEngine, model: RegisteredModel, dataset: DatasetRef, records: list[dict[str, Any]], log: Log = print) -> Forecaster:
     """The model's hyperparameters trained again on ``records`` (histories cut at an earlier
-    origin), for a rolling backtest that never forecasts weeks the model was trained on."""
+    origin), for a rolling backtest that never forecasts periods the model was trained on."""
     if engine.name != "local":
         raise ConfigurationError(
             f"rolling origins retrain the model once per origin, which the {engine.name} engine does not do here "

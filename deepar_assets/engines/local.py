@@ -40,7 +40,7 @@ from deepar_assets.constants import (
     VALIDATION,
 )
 from deepar_assets.domain import metrics
-from deepar_assets.domain.baselines import seasonal_naive
+from deepar_assets.domain.backtest import validation_report
 from deepar_assets.domain.channels import ENCODING_FILE, parse_jsonl
 from deepar_assets.domain.encoding import Encoding
 from deepar_assets.domain.hyperparameters import (
@@ -50,6 +50,7 @@ from deepar_assets.domain.hyperparameters import (
     SearchSpace,
     validate_space,
 )
+from deepar_assets.domain.spec import periods
 from deepar_assets.engines.base import (
     MODEL_CARD,
     DatasetRef,
@@ -65,7 +66,7 @@ from deepar_assets.errors import ConfigurationError, TrainingError
 from deepar_assets.storage.base import ObjectStore
 from deepar_assets.storage.versions import read_verified
 
-PREDICTOR_DIR = "predictor"  # refit on every week up to T: the model forecasts use
+PREDICTOR_DIR = "predictor"  # refit on every period up to T: the model forecasts use
 EVALUATED_PREDICTOR_DIR = "evaluated_predictor"  # trained up to T - h: the model scored on validation
 VALIDATION_FORECASTS = "validation_forecasts.csv"
 # Series per prediction batch: sampling is compute-bound, so a few hundred rows × samples per
@@ -76,12 +77,13 @@ PRUNE_AFTER_TRIALS = 4
 PRUNE_WARMUP_EPOCHS = 5
 # The held-out loss a trial reports after each epoch (for pruning only) is
 # computed on this many test series, the same seeded draw for every trial. On all 3,108 test
-# series of the Kaggle data it cost a quarter of each epoch.
+# series of the Kaggle retail data it cost a quarter of each epoch.
 HELD_OUT_SERIES = 1000
-# Weekly lags of GluonTS's default set that a few years of weekly history can feed: recent
-# weeks and the same week a year earlier. The default set also reaches 2 and 3 years back,
-# which lengthens every training window by 100+ steps for lags that are mostly padding.
-WEEKLY_LAGS = [1, 2, 3, 4, 5, 6, 7, 8, 12, 51, 52, 53]
+# Lags reach back this far at most: a year, plus one period (SageMaker's DeepAR "automatically
+# includes a lag of one year"). GluonTS's default set also reaches 2 and 3 years back, which
+# lengthens every training window by two or three seasons of mostly padding (a weekly model
+# on three years of history trained 100+ steps longer windows for them).
+LAG_SPAN = pd.Timedelta(days=366)
 
 _QUIET_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "gluonts", "optuna")
 
@@ -147,9 +149,34 @@ def _distr_output(likelihood: str):
     return outputs[likelihood]()
 
 
+def period_freq(freq: str) -> str:
+    """The pandas *period* alias of a dataset frequency, which GluonTS's entries are indexed by
+    (a month is ``M`` as a period, whether its timestamps are month starts or ends)."""
+    alias = periods.frequency(freq).alias
+    return "M" if alias in ("MS", "ME") else alias
+
+
+def lags_for(freq: str) -> list[int]:
+    """GluonTS's default lags of the frequency, up to a year (and a period) back: for weeks and
+    months the recent periods and the three around a year back; for days also the same weekday
+    of the last four weeks, 8 and 12 weeks back; for hours every lag GluonTS has (it stops at a
+    month)."""
+    from gluonts.time_feature import get_lags_for_frequency
+
+    alias = periods.frequency(freq).alias
+    offset = pd.tseries.frequencies.to_offset(alias)
+    first = offset.rollforward(pd.Timestamp("2001-01-01"))
+    step = (first + 100 * offset - first) / 100  # the mean length of a period
+    reach = math.ceil(LAG_SPAN / step)
+    return [lag for lag in get_lags_for_frequency(alias) if lag <= reach]
+
+
 def to_gluonts_entries(records: list[dict[str, Any]], freq: str, cut: int = 0) -> list[dict[str, Any]]:
     """DeepAR records as GluonTS data entries; ``cut`` drops that many final target points
-    (the scored window) while keeping the dynamic features that cover it."""
+    (the scored window) while keeping the dynamic features that cover it. ``freq`` is the
+    dataset's pandas alias; records without ``dynamic_feat`` give entries without
+    ``feat_dynamic_real``."""
+    freq = period_freq(freq)
     entries = []
     for record in records:
         target = record[FIELD_TARGET]
@@ -172,7 +199,9 @@ def suggest(trial, space: SearchSpace) -> dict[str, Any]:
             chosen[name] = trial.suggest_categorical(name, list(rng.values))
             continue
         if rng.scaling == "ReverseLogarithmic":
-            raise ConfigurationError(f"search space: {name} uses ReverseLogarithmic scaling, which the local engine does not support")
+            raise ConfigurationError(
+                f"search space: {name} uses ReverseLogarithmic scaling, which the local engine does not support"
+            )
         log = rng.scaling == "Logarithmic"
         if isinstance(rng, IntegerRange):
             chosen[name] = trial.suggest_int(name, rng.min_value, rng.max_value, log=log)
@@ -212,19 +241,23 @@ class LocalEngine(TrainingEngine):
     ):
         """Train DeepAR with SageMaker-named hyperparameters on the given records.
 
-        With ``validation`` records, the loss of their last prediction_length weeks is computed
+        With ``validation`` records, the loss of their last prediction_length periods is computed
         after every epoch and passed to ``on_epoch(epoch, loss)``; True stops training there
         (pruning). It only watches: as without it, GluonTS keeps the epoch with the lowest
         training loss, so a trial trains exactly as best_model does."""
         import lightning.pytorch as pl
 
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        with quiet_training(), one_torch_thread(), tempfile.TemporaryDirectory(dir=self.work_dir, prefix="train-") as scratch:
+        with (
+            quiet_training(),
+            one_torch_thread(),
+            tempfile.TemporaryDirectory(dir=self.work_dir, prefix="train-") as scratch,
+        ):
             pl.seed_everything(seed, workers=True, verbose=False)
             batch_size = int(hp["mini_batch_size"])
             estimator = fast_deepar_estimator(
                 seed=seed,
-                freq=dataset.freq,
+                freq=periods.frequency(dataset.freq).alias,  # GluonTS's time features of the frequency
                 prediction_length=dataset.prediction_length,
                 context_length=int(hp["context_length"]),
                 num_layers=int(hp["num_layers"]),
@@ -236,7 +269,7 @@ class LocalEngine(TrainingEngine):
                 cardinality=list(dataset.cardinality),
                 embedding_dimension=[int(hp["embedding_dimension"])] * len(dataset.cardinality),
                 distr_output=_distr_output(hp["likelihood"]),
-                lags_seq=WEEKLY_LAGS,
+                lags_seq=lags_for(dataset.freq),
                 batch_size=batch_size,
                 num_batches_per_epoch=batches_per_epoch(settings, len(records), batch_size),
                 num_parallel_samples=settings.num_eval_samples,
@@ -262,8 +295,10 @@ class LocalEngine(TrainingEngine):
         predictor.batch_size = PREDICT_BATCH_SIZE
         return predictor
 
-    def forecast(self, predictor, dataset: DatasetRef, records: list[dict[str, Any]], seed: int, cut: int) -> dict[str, np.ndarray]:
-        """Sample forecasts for the ``prediction_length`` weeks after each record's target
+    def forecast(
+        self, predictor, dataset: DatasetRef, records: list[dict[str, Any]], seed: int, cut: int
+    ) -> dict[str, np.ndarray]:
+        """Sample forecasts for the ``prediction_length`` periods after each record's target
         (less ``cut`` points). Returns mean and quantiles, each (n_series, h)."""
         import torch
 
@@ -273,8 +308,8 @@ class LocalEngine(TrainingEngine):
             have = np.shape(record.get(FIELD_DYNAMIC_FEAT, np.zeros((1, needed))))[1]
             if dataset.dynamic_feat and have < needed:
                 raise TrainingError(
-                    f"series {number} (cat {record[FIELD_CAT]}): dynamic_feat covers {have} weeks, but forecasting "
-                    f"{h} weeks after its {needed - h} target weeks needs {needed} (features must be known ahead)"
+                    f"series {number} (cat {record[FIELD_CAT]}): dynamic_feat covers {have} periods, but forecasting "
+                    f"{h} periods after its {needed - h} target periods needs {needed} (features must be known ahead)"
                 )
         with quiet_training():
             torch.manual_seed(seed)
@@ -297,7 +332,9 @@ class LocalEngine(TrainingEngine):
             "test:RMSE": metrics.rmse(actual, forecast["mean"]),
         }
 
-    def evaluate(self, predictor, dataset: DatasetRef, records: list[dict[str, Any]], seed: int) -> tuple[dict[str, float], dict[str, np.ndarray], np.ndarray]:
+    def evaluate(
+        self, predictor, dataset: DatasetRef, records: list[dict[str, Any]], seed: int
+    ) -> tuple[dict[str, float], dict[str, np.ndarray], np.ndarray]:
         h = dataset.prediction_length
         actual = np.stack([r[FIELD_TARGET][-h:] for r in records])
         forecast = self.forecast(predictor, dataset, records, seed, cut=h)
@@ -306,7 +343,7 @@ class LocalEngine(TrainingEngine):
     # -- search -----------------------------------------------------------------------
     def tune(self, dataset: DatasetRef, space: SearchSpace, settings: TuningSettings, log: Log) -> TuningResult:
         """Search the space with Optuna's TPE sampler. Trials train on ``train`` and are scored
-        on ``test``'s last prediction_length weeks; hopeless trials are pruned on the held-out
+        on ``test``'s last prediction_length periods; hopeless trials are pruned on the held-out
         loss after each epoch. With a study database, the search is stored trial by trial and a
         re-run with the same data and settings resumes it instead of starting over."""
         import optuna
@@ -315,12 +352,14 @@ class LocalEngine(TrainingEngine):
         if settings.max_trials < 1:
             raise ConfigurationError(f"max_trials must be at least 1, got {settings.max_trials}")
         if settings.num_batches_per_epoch < 0:
-            raise ConfigurationError(f"num_batches_per_epoch must be 0 (one pass over the series) or more, got {settings.num_batches_per_epoch}")
-        if not 0 < settings.store_fraction <= 1:
-            raise ConfigurationError(f"store_fraction must be in (0, 1], got {settings.store_fraction}")
+            raise ConfigurationError(
+                f"num_batches_per_epoch must be 0 (one pass over the series) or more, got {settings.num_batches_per_epoch}"
+            )
+        if not 0 < settings.id_fraction <= 1:
+            raise ConfigurationError(f"id_fraction must be in (0, 1], got {settings.id_fraction}")
         train = self.read_channel(dataset, "train")
         test = self.read_channel(dataset, TEST)
-        train, test, stores = _store_subset(train, test, settings.store_fraction, settings.seed)
+        train, test, kept = _id_subset(train, test, settings.id_fraction, settings.seed)
         parallel = settings.parallel_trials or (os.cpu_count() or 1)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study_name = study_name_for(dataset.version, space, settings)
@@ -332,8 +371,8 @@ class LocalEngine(TrainingEngine):
             sampler=_sampler(settings.seed),
             pruner=_pruner(settings),
         )
-        if study.user_attrs.get("store_subset") is None:
-            study.set_user_attr("store_subset", stores)
+        if study.user_attrs.get("id_subset") is None:
+            study.set_user_attr("id_subset", kept)
         finished = [t for t in study.trials if t.state.is_finished()]
         remaining = settings.max_trials - len(finished)
         if finished:
@@ -393,12 +432,14 @@ class LocalEngine(TrainingEngine):
                 "study": study_name,
                 "study_storage": str(self.study_db) if self.study_db else "in memory",
                 "parallel_trials": parallel,
-                "stores_in_search": len(stores) if stores is not None else "all",
+                "first_id_values_in_search": len(kept) if kept is not None else "all",
                 "trials_pruned": sum(t.state == "PRUNED" for t in trials),
             },
         )
 
-    def _start_workers(self, objective: _Objective, study_name: str, settings: TuningSettings, budget, count: int) -> list:
+    def _start_workers(
+        self, objective: _Objective, study_name: str, settings: TuningSettings, budget, count: int
+    ) -> list:
         """Start ``count`` more processes that claim trials of the same study from ``budget``
         (spawned: a fresh interpreter each, so the GIL and torch's thread pool are their own)."""
         import multiprocessing
@@ -442,8 +483,9 @@ class LocalEngine(TrainingEngine):
     def register_best(self, tuning: TuningResult, log: Log) -> RegisteredModel:
         """Train the best trial's hyperparameters on the test channel's history (up to T − h)
         and score it on the validation window, which no trial has seen, against seasonal
-        naive; write the validation forecasts decoded to Store/Dept; then refit on all weeks
-        up to T: that model is the one saved for forecasting. Both are recorded in the card."""
+        naive (with the spec's season and period weights); write the validation forecasts
+        decoded to the spec's ids; then refit on every period up to T: that model is the one
+        saved for forecasting. Both are recorded in the card."""
         best = tuning.best()
         dataset = tuning.dataset
         seed = tuning.settings.seed
@@ -462,9 +504,20 @@ class LocalEngine(TrainingEngine):
         try:
             began = time.monotonic()
             if parallel:  # the refit needs nothing from the evaluation: run it at the same time
-                log("refitting on every week up to T (the validation channel) in a second process")
-                refit = _spawn(_fit_to_folder, self.work_dir, dataset, validation, best.hyperparameters, tuning.settings, seed, scratch / PREDICTOR_DIR)
-            log(f"training the best hyperparameters (trial {best.number} of {tuning.run_id}) on the test channel: {best.hyperparameters}")
+                log("refitting on every period up to T (the validation channel) in a second process")
+                refit = _spawn(
+                    _fit_to_folder,
+                    self.work_dir,
+                    dataset,
+                    validation,
+                    best.hyperparameters,
+                    tuning.settings,
+                    seed,
+                    scratch / PREDICTOR_DIR,
+                )
+            log(
+                f"training the best hyperparameters (trial {best.number} of {tuning.run_id}) on the test channel: {best.hyperparameters}"
+            )
             evaluated = self.fit(dataset, test, best.hyperparameters, tuning.settings, seed)
             train_s = time.monotonic() - began
             _, forecast, actual = self.evaluate(evaluated, dataset, validation, seed)
@@ -476,8 +529,16 @@ class LocalEngine(TrainingEngine):
                 + ", ".join(f"{k}={v:.4g}" for k, v in report["metrics"]["seasonal_naive"].items())
             )
             if refit is None:
-                log("refitting on every week up to T (the validation channel) for forecasting")
-                _fit_to_folder(self.work_dir, dataset, validation, best.hyperparameters, tuning.settings, seed, scratch / PREDICTOR_DIR)
+                log("refitting on every period up to T (the validation channel) for forecasting")
+                _fit_to_folder(
+                    self.work_dir,
+                    dataset,
+                    validation,
+                    best.hyperparameters,
+                    tuning.settings,
+                    seed,
+                    scratch / PREDICTOR_DIR,
+                )
             else:
                 refit.join()
                 if refit.exitcode != 0:
@@ -495,8 +556,11 @@ class LocalEngine(TrainingEngine):
                 "model_type": "gluonts.torch.model.deepar (DeepAREstimator)",
                 "data_version": dataset.version,
                 "dataset_uri": dataset.uri(dataset.base),
-                "trained_on": f"validation channel: every week up to T = {dataset.last_week} (the model for forecasting)",
-                "last_week": dataset.last_week,
+                "trained_on": f"validation channel: every period up to T = {dataset.last_period} (the model for forecasting)",
+                "dataset": encoding.dataset,
+                "spec_hash": encoding.spec_hash,
+                "ids": list(encoding.ids),
+                "last_period": dataset.last_period,
                 "prediction_length": h,
                 "freq": dataset.freq,
                 "cardinality": dataset.cardinality,
@@ -505,8 +569,12 @@ class LocalEngine(TrainingEngine):
                 "objective": {"name": tuning.objective_metric, "value": best.objective, "trial": best.number},
                 "tuning_run": tuning.run_id,
                 "evaluation": {
-                    "trained_on": f"test channel (weeks up to T - {h})",
-                    "scored_on": f"validation window: the last {h} weeks, unseen by the search",
+                    "trained_on": f"test channel (periods up to T - {h})",
+                    "scored_on": f"validation window: the last {h} periods, unseen by the search",
+                    "season_length": encoding.season_length,
+                    "period_weights": "declared by the spec (WMAE is weighted)"
+                    if encoding.weights
+                    else "none (WMAE is the plain MAE)",
                     "series": report["series"],
                     "complete_series": report["complete_series"],
                     "metrics": report["metrics"],
@@ -524,7 +592,9 @@ class LocalEngine(TrainingEngine):
             }
             self.store.put_folder(scratch, prefix)
             # The card goes last: a model folder without model.json is an interrupted upload.
-            self.store.put_bytes(f"{prefix}/{MODEL_CARD}", json.dumps(card, indent=1, sort_keys=True, default=str).encode())
+            self.store.put_bytes(
+                f"{prefix}/{MODEL_CARD}", json.dumps(card, indent=1, sort_keys=True, default=str).encode()
+            )
         finally:
             if refit is not None and refit.is_alive():  # interrupted: stop the refit too
                 refit.terminate()
@@ -550,63 +620,10 @@ class LocalEngine(TrainingEngine):
         return predictor
 
 
-def validation_report(
-    records: list[dict[str, Any]], forecast: dict[str, np.ndarray], actual: np.ndarray, encoding: Encoding, h: int
-) -> dict[str, Any]:
-    """Metrics of the model and of seasonal naive on the validation window, over all series and
-    over the complete ones (every week observed), and the forecasts decoded to Store/Dept."""
-    histories = [r[FIELD_TARGET][:-h] for r in records]
-    starts = [pd.Timestamp(r[FIELD_START]) for r in records]
-    dates = np.stack([[s + pd.Timedelta(weeks=len(r[FIELD_TARGET]) - h + k) for k in range(h)] for s, r in zip(starts, records, strict=True)])
-    holidays = set(encoding.holidays)
-    holiday = np.vectorize(lambda d: f"{d:%Y-%m-%d}" in holidays)(dates)
-    naive = np.stack([seasonal_naive(history, h) for history in histories])
-    full_length = max(len(r[FIELD_TARGET]) for r in records)
-    complete = np.array([len(r[FIELD_TARGET]) == full_length and not np.isnan(r[FIELD_TARGET]).any() for r in records])
-
-    def scores(rows: np.ndarray) -> dict[str, dict[str, float]]:
-        model_q = {tau: forecast[f"p{round(tau * 100)}"][rows] for tau in QUANTILES}
-        hist = [histories[i] for i in np.flatnonzero(rows)]
-        out = {}
-        for name, point, quantiles in (
-            ("model", forecast["mean"], model_q),
-            ("seasonal_naive", naive, {tau: naive[rows] for tau in QUANTILES}),
-        ):
-            out[name] = {
-                "WMAE": metrics.wmae(actual[rows], point[rows], holiday[rows]),
-                "mean_wQuantileLoss": metrics.mean_weighted_quantile_loss(actual[rows], quantiles),
-                "RMSE": metrics.rmse(actual[rows], point[rows]),
-            }
-            try:
-                out[name]["MASE"] = metrics.mase(actual[rows], point[rows], hist)
-            except TrainingError:
-                pass  # undefined (no series has an in-sample naive error): left out, never faked
-        return out
-
-    everything = np.ones(len(records), dtype=bool)
-    decoded = [encoding.decode(r[FIELD_CAT]) for r in records]
-    frame = pd.DataFrame(
-        {
-            "Store": np.repeat([d["Store"] for d in decoded], h),
-            "Dept": np.repeat([d["Dept"] for d in decoded], h),
-            "Date": [f"{d:%Y-%m-%d}" for d in dates.ravel()],
-            "mean": forecast["mean"].ravel(),
-            **{f"p{round(tau * 100)}": forecast[f"p{round(tau * 100)}"].ravel() for tau in QUANTILES},
-        }
-    )
-    return {
-        "series": len(records),
-        "complete_series": int(complete.sum()),
-        "metrics": scores(everything),
-        "metrics_complete": scores(complete) if complete.any() else {},
-        "frame": frame,
-    }
-
-
 class _Objective:
     """One trial: draw hyperparameters, train on ``train`` with the held-out loss of a seeded
     sample of ``test`` series reported after each epoch (for pruning), then score every
-    ``test`` series on its last prediction_length weeks.
+    ``test`` series on its last prediction_length periods.
     Picklable, so worker processes run the very same objective."""
 
     def __init__(self, work_dir: Path, dataset: DatasetRef, space: SearchSpace, settings: TuningSettings, train, test):
@@ -622,7 +639,9 @@ class _Objective:
         hp = suggest(trial, self.space)
         seed = settings.seed + trial.number
         trial.set_user_attr("seed", seed)
-        trial.set_user_attr("batches_per_epoch", batches_per_epoch(settings, len(self.train), int(hp["mini_batch_size"])))
+        trial.set_user_attr(
+            "batches_per_epoch", batches_per_epoch(settings, len(self.train), int(hp["mini_batch_size"]))
+        )
         pruned = []
 
         def report(epoch: int, loss: float) -> bool:
@@ -650,7 +669,9 @@ class _Objective:
         return scores[settings.objective_metric]
 
 
-def _fit_to_folder(work_dir: Path, dataset: DatasetRef, records, hp: dict[str, Any], settings: TuningSettings, seed: int, folder: Path) -> None:
+def _fit_to_folder(
+    work_dir: Path, dataset: DatasetRef, records, hp: dict[str, Any], settings: TuningSettings, seed: int, folder: Path
+) -> None:
     """Train and serialize a predictor into ``folder`` (also the body of a worker process)."""
     predictor = LocalEngine(store=None, work_dir=work_dir).fit(dataset, records, hp, settings, seed)
     Path(folder).mkdir(parents=True, exist_ok=True)
@@ -725,13 +746,16 @@ def _held_out(test: list[dict[str, Any]], size: int, seed: int) -> list[dict[str
     return [test[i] for i in keep]
 
 
-def _store_subset(train, test, fraction: float, seed: int):
-    """The seed's tip: tune on a random subset of stores (cat position 0), then train the best
-    hyperparameters on all series. Returns the filtered channels and the stores kept."""
+def _id_subset(train, test, fraction: float, seed: int):
+    """The seed's tip: tune on a random share of the values of the first id column (cat
+    position 0) with all their series, then train the best hyperparameters on every series.
+    Returns the filtered channels and the codes kept (None: all)."""
     if fraction >= 1:
         return train, test, None
     codes = sorted({r[FIELD_CAT][0] for r in train})
-    keep = set(np.random.default_rng(seed).choice(codes, size=max(1, round(fraction * len(codes))), replace=False).tolist())
+    keep = set(
+        np.random.default_rng(seed).choice(codes, size=max(1, round(fraction * len(codes))), replace=False).tolist()
+    )
     return (
         [r for r in train if r[FIELD_CAT][0] in keep],
         [r for r in test if r[FIELD_CAT][0] in keep],

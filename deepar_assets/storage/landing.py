@@ -1,11 +1,12 @@
-"""The landing zone where weekly drops arrive: a folder or s3://bucket/prefix, over the same
-ObjectStore implementations as the rest of the storage (listing with sizes, modification
-times and ETags; atomic writes; errors naming the key).
+"""The landing zone where drops of new partitions arrive: a folder or s3://bucket/prefix, over
+the same ObjectStore implementations as the rest of the storage (listing with sizes,
+modification times and ETags; atomic writes; errors naming the key).
 
-``read_week_drop`` turns one week's drop into validated rows ready to store: each file is read
-by the same readers as the bulk Kaggle files (from a local copy under the work folder, so S3
-drops are read like local ones, and errors name the drop's own location), completed with the
-features and store attributes stored earlier, and checked against the week it claims to be.
+``read_partition_drop`` turns one partition's drop into validated rows ready to store: each
+file is read by the same table reader as the source's files (from a local copy under the work
+folder, so S3 drops are read like local ones, and errors name the drop's own location),
+completed with the related rows and metadata stored earlier, and checked against the
+partition it claims to be.
 """
 
 from __future__ import annotations
@@ -18,28 +19,30 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-import pandas as pd
-
-from deepar_assets.domain.kaggle import RawData, read_features, read_sales, read_stores
-from deepar_assets.domain.landing import STORES_NAMES, DropRequest, assemble_week
+from deepar_assets.domain.landing import SUFFIXES, DropRequest, assemble_partition
+from deepar_assets.domain.raw import RawData
+from deepar_assets.domain.reading import TableData, layout, read_table
+from deepar_assets.domain.reading.files import file_format
+from deepar_assets.domain.reading.tables import Rows
+from deepar_assets.domain.spec import DatasetSpec
+from deepar_assets.domain.spec.models import MetadataTable, RelatedTable, TargetTable
 from deepar_assets.errors import DataValidationError
 from deepar_assets.storage.base import ObjectInfo, ObjectStore
 from deepar_assets.storage.local import FolderStore
 from deepar_assets.storage.raw import (
-    FEATURES,
-    FEATURES_AHEAD,
-    STORES,
-    read_features_ahead,
-    read_store_attributes,
-    read_week_features,
-    week_key,
+    ahead_object,
+    metadata_object,
+    partition_object,
+    read_ahead,
+    read_metadata,
+    read_partition,
 )
 
 T = TypeVar("T")
 
 
 class LandingZone:
-    """Weekly drops directly under a store's root (sub-folders are not looked into)."""
+    """Drops directly under a store's root (sub-folders are not looked into)."""
 
     def __init__(self, store: ObjectStore):
         self.store = store
@@ -92,10 +95,17 @@ class LandingZone:
             warnings.warn(str(warning.message).replace(str(path), uri), warning.category, stacklevel=2)
         return result
 
-    def stores_key(self, listing: list[ObjectInfo] | None = None) -> str | None:
-        """``stores.csv`` or ``stores.csv.gz`` when the zone has one (both: an error)."""
+    def read_table(
+        self, spec: DatasetSpec, table: TargetTable | RelatedTable | MetadataTable, key: str, work_dir: Path
+    ) -> TableData:
+        """One drop read as the spec's ``table``, typed and checked; its rows name the drop."""
+        data = self.read(key, lambda path: read_table(spec, table, [path]), work_dir)
+        return TableData(data.layout, data.frame, Rows([(self.uri(key), 0, file_format(Path(key)))]))
+
+    def metadata_key(self, table: str, listing: list[ObjectInfo] | None = None) -> str | None:
+        """``<table>.csv``, ``.csv.gz`` or ``.parquet`` when the zone has one (two: an error)."""
         keys = {info.key for info in (self.listing() if listing is None else listing)}
-        found = [name for name in STORES_NAMES if name in keys]
+        found = [f"{table}{suffix}" for suffix in SUFFIXES if f"{table}{suffix}" in keys]
         if len(found) > 1:
             raise DataValidationError(
                 f"{self.root_uri}: both {' and '.join(found)} exist; keep one so it is clear which is read"
@@ -103,37 +113,43 @@ class LandingZone:
         return found[0] if found else None
 
 
-def read_week_drop(zone: LandingZone, store: ObjectStore, drop: DropRequest, work_dir: Path) -> RawData:
-    """One week's drop, read, validated and completed with what is stored (``store``): the
-    week's features from the drop, else those stored for that week or ahead of the history;
-    store attributes from the zone's stores.csv, else those stored."""
-    week = pd.Timestamp(drop.week)
-    sales = zone.read(drop.sales_key, read_sales, work_dir)
-    features = zone.read(drop.features_key, read_features, work_dir) if drop.features_key else None
-    stores_key = zone.stores_key()
-    if stores_key:
-        stores, stores_name = zone.read(stores_key, read_stores, work_dir), zone.uri(stores_key)
-    else:
-        stores, stores_name = read_store_attributes(store), store.uri(STORES)
-        if stores is None:
+def read_partition_drop(
+    zone: LandingZone, store: ObjectStore, spec: DatasetSpec, drop: DropRequest, work_dir: Path
+) -> RawData:
+    """One partition's drop, read, validated and completed with what is stored (``store``):
+    the related rows of the partition from its drops, else those stored for it or ahead of the
+    history; each metadata table from the zone's ``<table>.csv``, else the one stored."""
+    target = zone.read_table(spec, spec.target, drop.target_key, work_dir)
+    related = {
+        name: zone.read_table(spec, spec.table(name), key, work_dir)  # type: ignore[arg-type]
+        for name, key in drop.related_keys.items()
+    }
+    listing = zone.listing()
+    metadata: dict[str, TableData] = {}
+    for table in spec.metadata:
+        key = zone.metadata_key(table.name, listing)
+        if key:
+            metadata[table.name] = zone.read_table(spec, table, key, work_dir)
+            continue
+        frame = read_metadata(store, spec, table.name)
+        stored = store.uri(metadata_object(table.name))
+        if frame is None:
             raise DataValidationError(
-                f"{zone.uri(drop.sales_key)}: no store attributes to check it against: {store.uri(STORES)} does not "
-                f"exist and {zone.root_uri} has no stores.csv; load the history first (make run) or put stores.csv "
-                "in the landing zone"
+                f"{zone.uri(drop.target_key)}: no {table.name} attributes to check it against: {stored} does not "
+                f"exist and {zone.root_uri} has no {table.name}.csv; load the history first (make run) or put "
+                f"{table.name}.csv in the landing zone"
             )
-    if drop.features_key:
-        features_name = zone.uri(drop.features_key)
-    else:
-        features_name = (
-            f"the stored features ({store.uri(week_key(FEATURES, week))}, {store.uri(FEATURES_AHEAD)}; "
-            f"there is no {drop.week}_features.csv drop)"
-        )
-    return assemble_week(
-        week,
-        sales,
-        stores,
-        features_drop=features,
-        stored_week_features=read_week_features(store, week),
-        stored_ahead=read_features_ahead(store),
-        names={"sales": zone.uri(drop.sales_key), "features": features_name, "stores": stores_name},
+        metadata[table.name] = TableData(layout(spec, table), frame, Rows([(stored, 0, "parquet")]))
+    return assemble_partition(
+        spec,
+        drop.partition,
+        target,
+        metadata,
+        related_drops=related,
+        stored_window={t.name: read_partition(store, spec, t.name, drop.partition) for t in spec.related},
+        stored_ahead={t.name: read_ahead(store, spec, t.name) for t in spec.related},
+        stored_names={
+            t.name: f"{store.uri(partition_object(t.name, drop.partition))}, {store.uri(ahead_object(t.name))}"
+            for t in spec.related
+        },
     )

@@ -1,19 +1,30 @@
-"""The whole graph, in process, on a small generated dataset, with real (tiny) training."""
+"""The whole graph, in process, on a small generated dataset of the synthetic spec (Walmart's
+layout), with real (tiny) training; and the data assets on small sources of other shapes."""
 
 import json
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
-from deepar_assets.definitions import ASSETS
+from deepar_assets.assets import pipeline_assets
+from deepar_assets.assets.data import build_data_assets
+from deepar_assets.domain.checks import RAW_CHECKS
+from deepar_assets.domain.spec import load_spec
 from deepar_assets.domain.synthetic import SyntheticSpec
 from deepar_assets.resources.source import SalesSource
 from deepar_assets.resources.storage import StorageResource
 from deepar_assets.resources.training import TrainingResource
 from deepar_assets.storage.local import FolderStore
-from deepar_assets_tests.conftest import SMALL_SPEC, materialize_weeks, week_range
+from deepar_assets.storage.raw import read_stored
+from deepar_assets_tests.conftest import SMALL_SPEC, materialize_partitions, synthetic_range
+
+SPEC = load_spec("synthetic")
+ASSETS = pipeline_assets(SPEC)
+raw_sales = ASSETS[0]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,7 +60,7 @@ def _resources(tmp_path: Path, **source) -> dict:
 
 def _metadata(result, key: str) -> dict:
     """The metadata of an asset's materialization in a run (a range run of raw_sales records
-    one materialization per week, all with the run's metadata)."""
+    one materialization per partition, all with the run's metadata)."""
     events = result.asset_materializations_for_node(key)
     assert events, f"{key} was not materialized"
     return {k: v.value for k, v in events[-1].metadata.items()}
@@ -66,8 +77,8 @@ def run(tmp_path_factory):
         synthetic_seed=SMALL_SPEC.seed,
     )
     instance = dg.DagsterInstance.ephemeral()
-    result = materialize_weeks(
-        ASSETS, *week_range(SMALL_SPEC), resources=resources, run_config=TINY_RUN_CONFIG, instance=instance
+    result = materialize_partitions(
+        ASSETS, *synthetic_range(SMALL_SPEC), resources=resources, run_config=TINY_RUN_CONFIG, instance=instance
     )
     return tmp_path, result, instance
 
@@ -76,21 +87,20 @@ def test_whole_graph_materializes(run):
     tmp_path, result, _ = run
     assert result.success
     raw = _metadata(result, "raw_sales")
-    assert raw["source_kind"] == "synthetic" and raw["stores"] == SMALL_SPEC.n_stores
-    assert raw["weeks"] == SMALL_SPEC.n_weeks == len(result.asset_materializations_for_node("raw_sales"))
+    assert raw["source_kind"] == "synthetic" and raw["dataset"] == "synthetic"
+    assert raw["id_values"] == {"Store": SMALL_SPEC.n_stores, "Dept": SMALL_SPEC.n_depts}
+    assert raw["partitions"] == SMALL_SPEC.n_weeks == len(result.asset_materializations_for_node("raw_sales"))
+    assert (raw["first_partition"], raw["last_partition"]) == synthetic_range(SMALL_SPEC)
     checks = result.get_asset_check_evaluations()
-    assert {c.check_name for c in checks} == {
-        "holiday_flags_agree",
-        "features_for_every_store",
-        "row_and_series_counts",
-        "negative_sales_share",
-    }
+    assert {c.check_name for c in checks} == set(RAW_CHECKS)
     assert all(c.passed for c in checks), [(c.check_name, c.metadata) for c in checks if not c.passed]
     encoded = _metadata(result, "encoded_series")
     assert encoded["series"] == raw["series"]
-    assert encoded["future_feature_weeks"] == SyntheticSpec().n_future_weeks  # the source resource keeps the default
-    assert encoded["total_weekly_sales"].startswith("![Total weekly sales](data:image/png;base64,")
-    assert len(encoded["preview"].records) == min(10, encoded["series"])
+    assert encoded["future_feature_periods"] == SyntheticSpec().n_future_weeks  # the source keeps the default
+    assert encoded["total_target"].startswith("![Total Weekly_Sales per period](data:image/png;base64,")
+    preview = encoded["preview"]
+    assert len(preview.records) == min(10, encoded["series"])
+    assert [c.name for c in preview.schema.columns][:3] == ["Store", "Dept", "Type"]
     datasets = _metadata(result, "s3_datasets")
     store = FolderStore(tmp_path / "storage")
     version = datasets["version"]
@@ -126,9 +136,9 @@ def test_training_leaves_no_stray_files(run):
 
 def test_same_data_same_dataset_version(run, tmp_path):
     first_tmp, first, _ = run
-    again = materialize_weeks(
+    again = materialize_partitions(
         ASSETS[:3],
-        *week_range(SMALL_SPEC),
+        *synthetic_range(SMALL_SPEC),
         resources={
             **_resources(first_tmp, synthetic_stores=3, synthetic_depts=5, synthetic_weeks=80, synthetic_seed=7)
         },
@@ -151,19 +161,17 @@ def test_run_configs_are_valid_for_the_job():
     assert full["ops"]["tuning_run"]["config"]["max_trials"] == 20
 
 
-def test_bad_source_fails_the_run_and_keeps_stored_weeks(tmp_path, small_source):
+def test_bad_source_fails_the_run_and_keeps_stored_partitions(tmp_path, small_source):
     """raw_sales validates everything before storing: a bad file fails the run with an error
-    that names it, and the weeks already stored stay exactly as they were."""
+    that names it, and the partitions already stored stay exactly as they were."""
     import shutil
-
-    from deepar_assets.assets.data import raw_sales
 
     good = tmp_path / "good"
     shutil.copytree(small_source, good)
     storage = StorageResource(location=str(tmp_path / "storage"))
     resources = {"source": SalesSource(location=str(good)), "storage": storage}
-    first, _ = week_range(SMALL_SPEC)
-    assert materialize_weeks([raw_sales], first, "2010-04-09", resources=resources).success
+    first, _ = synthetic_range(SMALL_SPEC)
+    assert materialize_partitions([raw_sales], first, "2010-04-09", resources=resources).success
     store = FolderStore(tmp_path / "storage")
     before = {key: store.get_bytes(key) for key in store.list_keys()}
     assert len([k for k in before if k.startswith("raw/sales/")]) == 10
@@ -175,7 +183,7 @@ def test_bad_source_fails_the_run_and_keeps_stored_weeks(tmp_path, small_source)
     fields[3] = "lots"
     lines[5] = ",".join(fields)
     (bad / "train.csv").write_text("\n".join(lines) + "\n")
-    result = materialize_weeks(
+    result = materialize_partitions(
         [raw_sales],
         "2010-04-16",
         "2010-05-14",
@@ -193,18 +201,87 @@ def test_bad_source_fails_the_run_and_keeps_stored_weeks(tmp_path, small_source)
     assert {key: store.get_bytes(key) for key in store.list_keys()} == before
 
 
-def test_rematerializing_a_week_does_not_duplicate_rows(tmp_path, small_source):
-    from deepar_assets.assets.data import raw_sales
-    from deepar_assets.storage.raw import read_stored
-
+def test_rematerializing_a_partition_does_not_duplicate_rows(tmp_path, small_source):
     resources = {
         "source": SalesSource(location=str(small_source)),
         "storage": StorageResource(location=str(tmp_path / "s")),
     }
-    first, last = week_range(SMALL_SPEC)
-    assert materialize_weeks([raw_sales], first, last, resources=resources).success
-    rows = len(read_stored(FolderStore(tmp_path / "s")).sales)
+    first, last = synthetic_range(SMALL_SPEC)
+    assert materialize_partitions([raw_sales], first, last, resources=resources).success
+    rows = len(read_stored(FolderStore(tmp_path / "s"), SPEC).target)
     assert dg.materialize([raw_sales], partition_key="2010-03-05", resources=resources).success
-    again = read_stored(FolderStore(tmp_path / "s")).sales
+    again = read_stored(FolderStore(tmp_path / "s"), SPEC).target
     assert len(again) == rows
     assert not again.duplicated(["Store", "Dept", "Date"]).any()
+
+
+def test_a_source_of_another_spec_is_refused_by_assets_built_for_this_one(tmp_path, small_source):
+    resources = {
+        "source": SalesSource(location=str(small_source), dataset="walmart"),  # same layout, another spec
+        "storage": StorageResource(location=str(tmp_path / "s")),
+    }
+    result = dg.materialize([raw_sales], partition_key="2010-03-05", resources=resources, raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error
+    message = error.cause.message if error.cause else error.message
+    assert "the source reads the dataset spec walmart" in message and "was loaded with synthetic" in message
+
+
+def _daily(folder: Path) -> tuple[str, str, int]:
+    """store_item_demand's layout: 2 stores x 3 items, daily from 2013-01-01 for 120 days."""
+    days = pd.date_range("2013-01-01", periods=120, freq="D")
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        [
+            (f"{d:%Y-%m-%d}", s, i, int(rng.poisson(10 + 5 * (d.dayofweek >= 5))))
+            for d in days
+            for s in (1, 2)
+            for i in (1, 2, 3)
+        ],
+        columns=["date", "store", "item", "sales"],
+    )
+    frame.to_csv(folder / "train.csv", index=False)
+    return "2012-12-31", "2013-04-29", 6  # the Mondays starting the weeks of the first and last day
+
+
+def _monthly(folder: Path) -> tuple[str, str, int]:
+    """aus_retail's layout: string ids, monthly (MS) from 1982-04 for 60 months, an ignored column."""
+    months = pd.date_range("1982-04-01", periods=60, freq="MS")
+    rows = []
+    for s, state in enumerate(("Victoria", "Tasmania")):
+        for k, industry in enumerate(("Food retailing", "Clothing, footwear and personal accessory retailing")):
+            for m, month in enumerate(months):
+                rows.append(
+                    (state, industry, f"A{s}{k}", f"{month:%Y-%m-%d}", 100 + 10 * k + m + 5 * (month.month == 12))
+                )
+    frame = pd.DataFrame(rows, columns=["State", "Industry", "Series ID", "Month", "Turnover"])
+    frame.to_csv(folder / "aus_retail.csv.gz", index=False)
+    return "1982-04-01", "1987-03-01", 4
+
+
+@pytest.mark.parametrize("dataset, write", [("store_item_demand", _daily), ("aus_retail", _monthly)])
+def test_the_data_assets_of_a_daily_and_a_monthly_spec(tmp_path, dataset, write):
+    """raw_sales partitioned as the spec says (daily data in weekly partitions; months), then
+    encoded_series and s3_datasets with the spec's horizon."""
+    spec = load_spec(dataset)
+    source = tmp_path / "source"
+    source.mkdir()
+    first, last, n_series = write(source)
+    resources = {
+        "source": SalesSource(location=str(source), dataset=dataset),
+        "storage": StorageResource(location=str(tmp_path / "storage")),
+    }
+    result = materialize_partitions(build_data_assets(spec), first, last, resources=resources)
+    assert result.success
+    raw = _metadata(result, "raw_sales")
+    assert raw["dataset"] == dataset and (raw["first_partition"], raw["last_partition"]) == (first, last)
+    assert raw["series"] == n_series and set(raw["id_values"]) == set(spec.ids)
+    stored = read_stored(FolderStore(tmp_path / "storage"), spec)
+    assert len(stored.target) == len(pd.read_csv(next(source.iterdir())))  # every row, in its partition
+    encoded = _metadata(result, "encoded_series")
+    assert encoded["series"] == n_series
+    assert [c.name for c in encoded["preview"].schema.columns][: len(spec.ids)] == spec.ids
+    datasets = _metadata(result, "s3_datasets")
+    assert datasets["prediction_length"] == spec.prediction_length
+    assert datasets["validation_last_period"] == encoded["last_period"]

@@ -10,18 +10,20 @@ import os
 import dagster as dg
 import pytest
 
-from deepar_assets.definitions import ASSETS
+from deepar_assets.assets import pipeline_assets
+from deepar_assets.domain.spec import load_spec
 from deepar_assets.engines.local import LocalEngine
 from deepar_assets.resources.source import SalesSource
 from deepar_assets.resources.storage import StorageResource, s3_client
 from deepar_assets.resources.training import TrainingResource
 from deepar_assets_tests.assets.test_pipeline import TINY_RUN_CONFIG
-from deepar_assets_tests.conftest import SMALL_SPEC, materialize_weeks, week_range
+from deepar_assets_tests.conftest import SMALL_SPEC, materialize_partitions, synthetic_range
 
 BUCKET = "deepar-pipeline"
 PREFIX = "runs/one"
 SECRET = "wJalrXUtnFEMI-never-shown-8f3a"  # a fake secret key, to look for in everything the run left
 KEY_ID = "AKIATESTNEVERSHOWN01"
+ASSETS = pipeline_assets(load_spec("synthetic"))
 
 
 def _metadata(result, key: str) -> dict:
@@ -66,8 +68,8 @@ def _run(tmp_path):
     run_config = copy.deepcopy(TINY_RUN_CONFIG)
     run_config["ops"]["s3_datasets"]["config"]["compress"] = True
     instance = dg.DagsterInstance.ephemeral()
-    result = materialize_weeks(
-        ASSETS, *week_range(SMALL_SPEC), resources=resources, run_config=run_config, instance=instance
+    result = materialize_partitions(
+        ASSETS, *synthetic_range(SMALL_SPEC), resources=resources, run_config=run_config, instance=instance
     )
     return client, resources, run_config, instance, result, tmp_path
 
@@ -114,7 +116,7 @@ def test_whole_graph_on_s3(s3_run, monkeypatch):
     # The same data again: the same version, nothing uploaded.
     again = dg.materialize(
         ASSETS[1:3], resources=resources, run_config={"ops": {"s3_datasets": run_config["ops"]["s3_datasets"]}}
-    )  # encoded_series and s3_datasets again, on the raw weeks already in the bucket
+    )  # encoded_series and s3_datasets again, on the raw partitions already in the bucket
     assert _metadata(again, "s3_datasets")["version"] == version
     assert _metadata(again, "s3_datasets")["objects_uploaded"] == 0
 

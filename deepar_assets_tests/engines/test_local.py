@@ -1,19 +1,26 @@
-"""The local engine on a tiny dataset: real GluonTS training with tiny budgets."""
+"""The local engine on tiny datasets: real GluonTS training with tiny budgets. The synthetic
+spec (weekly, the layout with covariates and period weights) goes through the reader and the
+encoder; other shapes (monthly string ids without covariates, daily counts) are built as
+channel files directly (``datasets.py``)."""
 
+import io
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from deepar_assets.domain.encoding import encode
 from deepar_assets.domain.hyperparameters import CategoricalRange, ContinuousRange, IntegerRange
-from deepar_assets.domain.kaggle import read_kaggle
-from deepar_assets.engines.base import TuningSettings
-from deepar_assets.engines.local import LocalEngine, to_gluonts_entries
+from deepar_assets.domain.reading import read_dataset
+from deepar_assets.domain.spec.load import load_spec
+from deepar_assets.engines.base import TuningSettings, dataset_facts
+from deepar_assets.engines.local import LocalEngine, lags_for, period_freq, to_gluonts_entries
 from deepar_assets.errors import ConfigurationError, TrainingError
 from deepar_assets.storage.datasets import publish_dataset
 from deepar_assets.storage.local import FolderStore
+from deepar_assets_tests.engines.datasets import DAILY_COUNTS, MONTHLY, publish_shape, series
 
 TINY_SPACE = {
     "epochs": IntegerRange(1, 2),
@@ -32,7 +39,8 @@ TINY = TuningSettings(max_trials=2, seed=3, num_batches_per_epoch=4, num_eval_sa
 @pytest.fixture
 def setup(tmp_path, small_source):
     store = FolderStore(tmp_path / "storage")
-    dataset = publish_dataset(store, encode(read_kaggle(small_source)), prediction_length=4).ref
+    encoded = encode(read_dataset(load_spec("synthetic"), small_source))
+    dataset = publish_dataset(store, encoded, prediction_length=4).ref
     return LocalEngine(store, tmp_path / "work"), dataset, store
 
 
@@ -80,16 +88,16 @@ def test_tune_register_reload_forecast(setup, tmp_path):
     assert set(card["seasonal_naive_validation_metrics"]) == set(card["validation_metrics"])
     assert card["trained_on"].startswith("validation channel")
 
-    # Validation forecasts, decoded to Store/Dept, one row per series and week.
-    import io
+    assert card["dataset"] == "synthetic" and card["ids"] == ["Store", "Dept"]
+    assert card["evaluation"]["season_length"] == 52 and "weighted" in card["evaluation"]["period_weights"]
 
-    import pandas as pd
-
+    # Validation forecasts, decoded to the spec's ids, one row per series and period.
     frame = pd.read_csv(io.BytesIO(store.get_bytes(f"models/{model.model_id}/validation_forecasts.csv")))
-    assert list(frame.columns) == ["Store", "Dept", "Date", "mean", *[f"p{q}" for q in range(10, 100, 10)]]
+    # Keyed by the ids and the categorical attributes, the period in the spec's time column.
+    assert list(frame.columns) == ["Store", "Dept", "Type", "Date", "mean", *[f"p{q}" for q in range(10, 100, 10)]]
     validation = engine.read_channel(dataset, "validation")
     assert len(frame) == len(validation) * dataset.prediction_length
-    assert frame["Date"].max() == dataset.last_week
+    assert frame["Date"].max() == dataset.last_period
     assert (frame["p10"] <= frame["p90"]).all()
 
     # The scored model loads and forecasts every validation series exactly as when it was
@@ -97,7 +105,9 @@ def test_tune_register_reload_forecast(setup, tmp_path):
     reloaded = engine.load(model.model_id, which="evaluated_predictor")
     assert engine.load(model.model_id) is not None
     scores, forecast, _ = engine.evaluate(reloaded, dataset, validation, seed=TINY.seed)
-    assert scores["test:mean_wQuantileLoss"] == pytest.approx(card["validation_metrics"]["validation:mean_wQuantileLoss"])
+    assert scores["test:mean_wQuantileLoss"] == pytest.approx(
+        card["validation_metrics"]["validation:mean_wQuantileLoss"]
+    )
     assert forecast["mean"].shape == (len(validation), dataset.prediction_length)
     assert np.all(forecast["p10"] <= forecast["p90"])
     assert np.isfinite(forecast["mean"]).all()
@@ -161,7 +171,9 @@ def test_epoch_callback_stops_training(setup):
     hp = {**{k: r.min_value for k, r in TINY_SPACE.items() if hasattr(r, "min_value")}, "likelihood": "student-T"}
     hp["epochs"] = 6
     seen = []
-    engine.fit(dataset, train, hp, TINY, seed=1, validation=test, on_epoch=lambda e, loss: seen.append((e, loss)) or e >= 1)
+    engine.fit(
+        dataset, train, hp, TINY, seed=1, validation=test, on_epoch=lambda e, loss: seen.append((e, loss)) or e >= 1
+    )
     assert [e for e, _ in seen] == [0, 1]
     assert all(np.isfinite(loss) for _, loss in seen)
 
@@ -171,9 +183,15 @@ def test_held_out_loss_only_watches(setup):
     model with and without it (the weights are not chosen by, nor trained on, those windows)."""
     engine, dataset, _ = setup
     train, test = engine.read_channel(dataset, "train"), engine.read_channel(dataset, "test")
-    hp = {**{k: r.min_value for k, r in TINY_SPACE.items() if hasattr(r, "min_value")}, "likelihood": "student-T", "epochs": 3}
+    hp = {
+        **{k: r.min_value for k, r in TINY_SPACE.items() if hasattr(r, "min_value")},
+        "likelihood": "student-T",
+        "epochs": 3,
+    }
     seen = []
-    watched = engine.fit(dataset, train, hp, TINY, seed=5, validation=test, on_epoch=lambda e, loss: seen.append(loss) and False)
+    watched = engine.fit(
+        dataset, train, hp, TINY, seed=5, validation=test, on_epoch=lambda e, loss: seen.append(loss) and False
+    )
     plain = engine.fit(dataset, train, hp, TINY, seed=5)
     assert len(seen) == 3 and len(set(seen)) == 3  # a loss per epoch, and the model moved
     for name, value in watched.prediction_net.state_dict().items():
@@ -188,50 +206,88 @@ def test_an_epoch_is_one_pass_over_the_series_by_default():
     assert batches_per_epoch(TuningSettings(num_batches_per_epoch=50), series=3313, batch_size=32) == 50
 
 
-def test_store_subset_is_seeded_and_reported(setup):
+def test_id_subset_is_seeded_and_reported(setup):
     engine, dataset, _ = setup
-    settings = TuningSettings(max_trials=1, seed=2, num_batches_per_epoch=2, num_eval_samples=10, store_fraction=0.5)
+    settings = TuningSettings(max_trials=1, seed=2, num_batches_per_epoch=2, num_eval_samples=10, id_fraction=0.5)
     result = engine.tune(dataset, TINY_SPACE, settings, lambda _: None)
-    assert result.details["stores_in_search"] == 2  # round(0.5 * 3 stores)
+    assert result.details["first_id_values_in_search"] == 2  # round(0.5 * 3 values of the first id)
     assert result.trials[0].state == "COMPLETE"
-    with pytest.raises(ConfigurationError, match="store_fraction"):
-        engine.tune(dataset, TINY_SPACE, TuningSettings(store_fraction=0), lambda _: None)
+    with pytest.raises(ConfigurationError, match="id_fraction"):
+        engine.tune(dataset, TINY_SPACE, TuningSettings(id_fraction=0), lambda _: None)
 
 
-def test_validation_report_known_answer():
-    """Two series, h = 2: a perfect model, seasonal naive off by known amounts."""
-    from deepar_assets.domain.encoding import CatSpec, Encoding
-    from deepar_assets.engines.local import validation_report
+def test_lags_reach_a_year_back_for_every_frequency():
+    """GluonTS's default lags, up to a year and a period: the weekly set is the one measured on
+    weekly retail data; daily data keeps the yearly lags, monthly the lags around 12."""
+    assert lags_for("W-FRI") == [1, 2, 3, 4, 5, 6, 7, 8, 12, 51, 52, 53]
+    assert lags_for("W-SUN") == lags_for("W-FRI")
+    assert lags_for("MS") == lags_for("ME") == [1, 2, 3, 4, 5, 6, 7, 11, 12, 13]
+    daily = lags_for("D")
+    assert {7, 14, 28, 363, 364, 365} <= set(daily) and max(daily) == 365
+    assert max(lags_for("h")) <= 24 * 366 and 24 in lags_for("h")
+    assert [period_freq(f) for f in ("W-FRI", "MS", "ME", "D", "h")] == ["W-FRI", "M", "M", "D", "h"]
+    with pytest.raises(ConfigurationError, match="not a supported frequency"):
+        lags_for("QE-DEC")
 
-    encoding = Encoding(
-        cat=[CatSpec("Store", [1, 2]), CatSpec("Dept", [5]), CatSpec("Type", ["A"])],
-        dynamic_feat=[],
-        holidays=["2011-02-25"],
-    )
-    weeks = 56  # 54 weeks of history + 2 scored
-    a = np.arange(weeks, dtype=float) + 100
-    b = np.full(weeks, 50.0)
-    b[10] = np.nan  # a missing week: series b is not complete
-    b[-1] = 60.0  # seasonal naive (50) is 10 short in the holiday week
-    records = [
-        {"start": "2010-02-05 00:00:00", "target": a, "cat": [0, 0, 0]},
-        {"start": "2010-02-05 00:00:00", "target": b, "cat": [1, 0, 0]},
-    ]
-    actual = np.stack([a[-2:], b[-2:]])
-    forecast = {"mean": actual.copy(), **{f"p{q}": actual.copy() for q in range(10, 100, 10)}}
-    report = validation_report(records, forecast, actual, encoding, h=2)
-    assert report["series"] == 2 and report["complete_series"] == 1
-    model, naive = report["metrics"]["model"], report["metrics"]["seasonal_naive"]
-    assert model["WMAE"] == 0 and model["RMSE"] == 0 and model["mean_wQuantileLoss"] == 0
-    # Seasonal naive: series a is 52 below (a linear trend) both weeks; series b is exact, then
-    # 10 short. The second week (2011-02-25) is a holiday, weighted 5:
-    # WMAE = (52·1 + 52·5 + 0·1 + 10·5) / (1 + 5 + 1 + 5).
-    assert naive["WMAE"] == pytest.approx((52 + 52 * 5 + 0 + 10 * 5) / 12)
-    assert naive["RMSE"] == pytest.approx(np.sqrt((52**2 * 2 + 10**2) / 4))
-    frame = report["frame"]
-    assert frame[["Store", "Dept"]].drop_duplicates().values.tolist() == [[1, 5], [2, 5]]
-    assert frame["Date"].tolist() == ["2011-02-18", "2011-02-25"] * 2
-    assert report["metrics_complete"]["seasonal_naive"]["WMAE"] == pytest.approx(52.0)
+
+@pytest.fixture
+def monthly(tmp_path):
+    store = FolderStore(tmp_path / "storage")
+    return LocalEngine(store, tmp_path / "work"), publish_shape(store, MONTHLY), store
+
+
+def test_monthly_string_ids_without_covariates_tune_register_and_score(monthly):
+    """A monthly dataset with string ids, no dynamic features and a ragged series trains,
+    registers, and is scored against seasonal naive with season 12 and no weights: the card's
+    WMAE is the plain MAE of the validation forecasts, and naive's is recomputed here."""
+    engine, dataset, store = monthly
+    assert dataset.dynamic_feat == [] and dataset.freq == "MS"
+    entries = to_gluonts_entries(engine.read_channel(dataset, "test"), dataset.freq)
+    assert all("feat_dynamic_real" not in e for e in entries) and entries[0]["start"] == pd.Period("2012-01", freq="M")
+    space = {**TINY_SPACE, "likelihood": CategoricalRange(("student-T",))}
+    settings = TuningSettings(max_trials=1, seed=4, num_batches_per_epoch=2, num_eval_samples=20)
+    result = engine.tune(dataset, space, settings, lambda _: None)
+    assert result.trials[0].state == "COMPLETE", result.trials[0].error
+
+    model = engine.register_best(result, lambda _: None)
+    card = json.loads(store.get_bytes(f"models/{model.model_id}/model.json"))
+    assert card["dataset"] == "aus_retail" and card["ids"] == ["State", "Industry"] and card["freq"] == "MS"
+    assert card["last_period"] == dataset.last_period == "2017-12-01"
+    assert card["evaluation"]["season_length"] == 12 and "plain MAE" in card["evaluation"]["period_weights"]
+    frame = pd.read_csv(io.BytesIO(store.get_bytes(f"models/{model.model_id}/validation_forecasts.csv")))
+    assert list(frame.columns) == ["State", "Industry", "Month", "mean", *[f"p{q}" for q in range(10, 100, 10)]]
+    assert set(frame["State"]) == set(MONTHLY.ids["State"]) and frame["Month"].max() == "2017-12-01"
+
+    keys, target, _ = series(MONTHLY)
+    h = MONTHLY.h
+    actual = target[:, -h:].ravel()
+    mae = np.mean(np.abs(frame["mean"].to_numpy() - actual))
+    assert card["validation_metrics"]["validation:WMAE"] == pytest.approx(mae, abs=0.01)
+    history = target[:, :-h]
+    naive = history[:, -12:][:, :h].ravel()  # the same month a year earlier
+    naive_mae = np.mean(np.abs(naive - actual))
+    assert card["seasonal_naive_validation_metrics"]["validation:WMAE"] == pytest.approx(naive_mae)
+    assert card["seasonal_naive_validation_metrics"]["validation:MASE"] > 0
+
+
+def test_daily_counts_train_with_negative_binomial_and_say_they_are_counts(tmp_path):
+    """Daily count data: dataset_facts sees non-negative whole targets (real-valued data does
+    not), and a negative-binomial DeepAR trains and forecasts finite, non-negative values."""
+    store = FolderStore(tmp_path / "storage")
+    dataset = publish_shape(store, DAILY_COUNTS)
+    assert dataset_facts(store, dataset).counts is True
+    assert dataset_facts(store, publish_shape(store, MONTHLY)).counts is False
+    engine = LocalEngine(store, tmp_path / "work")
+    train, test = engine.read_channel(dataset, "train"), engine.read_channel(dataset, "test")
+    hp = {
+        **{k: r.min_value for k, r in TINY_SPACE.items() if hasattr(r, "min_value")},
+        "likelihood": "negative-binomial",
+    }
+    predictor = engine.fit(dataset, train, hp, TINY, seed=2)
+    scores, forecast, _ = engine.evaluate(predictor, dataset, test, seed=2)
+    assert forecast["mean"].shape == (len(test), DAILY_COUNTS.h)
+    assert np.isfinite(forecast["mean"]).all() and (forecast["p10"] >= 0).all()
+    assert 0 < scores["test:mean_wQuantileLoss"] < 10
 
 
 def test_parallel_trials_share_one_study(setup, tmp_path):
@@ -270,3 +326,19 @@ def test_held_out_sample_is_seeded_in_file_order_and_capped():
     positions = [r["cat"][0] for r in sample]
     assert positions == sorted(positions) and sample != _held_out(records, 20, seed=4)
     assert _held_out(records, 80, seed=3) is records  # fewer series than the sample: all of them
+
+
+def test_a_spec_with_its_own_space_is_searched_as_declared(setup):
+    """The synthetic spec declares the measured space: that is the search, whatever the data
+    (its likelihood is declared, so the train channel is not read for counts)."""
+    from deepar_assets.domain.hyperparameters import DEFAULT_SEARCH_SPACE
+    from deepar_assets.engines.base import search_space_for
+
+    _, dataset, store = setup
+    space, origin = search_space_for(store, dataset)
+    assert space == DEFAULT_SEARCH_SPACE
+    assert origin.startswith("the synthetic spec's tuning.search_space (context_length, dropout_rate")
+    assert "the rest" not in origin
+    narrower = {"epochs": IntegerRange(2, 3)}
+    space, origin = search_space_for(store, dataset, narrower)
+    assert space == {**DEFAULT_SEARCH_SPACE, **narrower} and origin.startswith("run config: epochs; the rest: ")

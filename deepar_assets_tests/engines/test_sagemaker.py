@@ -30,7 +30,8 @@ from deepar_assets.domain.hyperparameters import (
     IntegerRange,
     split_fixed,
 )
-from deepar_assets.domain.kaggle import read_kaggle
+from deepar_assets.domain.reading import read_dataset
+from deepar_assets.domain.spec.load import load_spec
 from deepar_assets.engines.base import TuningResult, TuningSettings
 from deepar_assets.engines.sagemaker import (
     DEFAULT_PRICES,
@@ -46,6 +47,7 @@ from deepar_assets.engines.sagemaker import (
 from deepar_assets.errors import ConfigurationError, TrainingError
 from deepar_assets.storage.datasets import publish_dataset
 from deepar_assets.storage.local import FolderStore
+from deepar_assets_tests.engines.datasets import DAILY_COUNTS, MONTHLY, publish_shape
 from deepar_assets_tests.engines.sagemaker_scenarios import (
     BUCKET,
     DEEPAR_US_EAST_1,
@@ -72,9 +74,11 @@ def no_sleep(seconds: float) -> None:
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory, small_source):
-    """A real dataset version (3 stores × 5 departments), published to a folder first."""
+    """A real dataset version of the synthetic spec (3 stores × 5 departments, weekly, with
+    covariates), read, encoded and published to a folder first."""
     store = FolderStore(tmp_path_factory.mktemp("published"))
-    return publish_dataset(store, encode(read_kaggle(small_source)), prediction_length=4).ref, store
+    encoded = encode(read_dataset(load_spec("synthetic"), small_source))
+    return publish_dataset(store, encoded, prediction_length=4).ref, store
 
 
 @pytest.fixture
@@ -121,12 +125,22 @@ def test_image_uri_comes_from_the_sagemaker_sdk_for_each_region():
 
 
 def test_time_freq_and_names():
-    """Pure functions: DeepAR's time_freq; deterministic names within SageMaker's limits."""
-    assert deepar_time_freq("W-FRI") == "W"
-    assert deepar_time_freq("2W") == "2W"
-    assert deepar_time_freq("h") == "H"
-    with pytest.raises(ConfigurationError, match="time_freq takes M, W, D, H or min"):
-        deepar_time_freq("Q-DEC")
+    """Pure functions: DeepAR's time_freq from the dataset's pandas alias; deterministic names
+    within SageMaker's limits."""
+    assert [deepar_time_freq(f) for f in ("W-FRI", "W-SUN", "W", "MS", "ME", "M", "D", "h", "H")] == [
+        "W",
+        "W",
+        "W",
+        "M",
+        "M",
+        "M",
+        "D",
+        "H",
+        "H",
+    ]
+    for refused in ("Q-DEC", "QE", "B", "2W", "YE", "fortnightly"):
+        with pytest.raises(ConfigurationError, match="time_freq takes M, W, D, H or min"):
+            deepar_time_freq(refused)
     request = {"a": 1}
     name = tuning_job_name("0123456789abcdef", request)
     assert name == tuning_job_name("0123456789abcdef", {"a": 1}) and name.startswith("deepar-01234567-")
@@ -200,6 +214,23 @@ def test_refuses_a_dataset_that_is_not_on_s3(published, cards):
     with Stubber(engine.client):  # any AWS call would fail the test
         with pytest.raises(ConfigurationError, match=r"SageMaker reads its channels from S3: set DEEPAR_STORAGE=s3://"):
             engine.tune(ref, DEFAULT_SEARCH_SPACE, TUNING, print)
+
+
+def test_static_hyperparameters_come_from_the_dataset(tmp_path):
+    """Pure request building: a monthly dataset without dynamic features sends time_freq M,
+    its cardinality, and num_dynamic_feat ignore (DeepAR takes a positive count or ignore);
+    daily counts send D."""
+    monthly = on_s3_ref(publish_shape(FolderStore(tmp_path / "m"), MONTHLY))
+    static = build_tuning_request(monthly, DEFAULT_SEARCH_SPACE, TUNING, settings(), DEEPAR_US_EAST_1)[
+        "TrainingJobDefinition"
+    ]["StaticHyperParameters"]
+    assert (static["time_freq"], static["cardinality"], static["num_dynamic_feat"]) == ("M", "[2,3]", "ignore")
+    assert static["prediction_length"] == str(MONTHLY.h)
+    daily = on_s3_ref(publish_shape(FolderStore(tmp_path / "d"), dataclasses.replace(DAILY_COUNTS, dynamic_feat=2)))
+    static = build_tuning_request(daily, DEFAULT_SEARCH_SPACE, TUNING, settings(), DEEPAR_US_EAST_1)[
+        "TrainingJobDefinition"
+    ]["StaticHyperParameters"]
+    assert (static["time_freq"], static["cardinality"], static["num_dynamic_feat"]) == ("D", "[2,3]", "2")
 
 
 def test_cost_bound_and_price_override():
@@ -279,6 +310,31 @@ def test_tuning_job_request_as_stored_by_the_endpoint(dataset, sm, s3, cards):
         assert s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] > 0, f"{source['S3Uri']} is not in the bucket"
     assert not job.get("WarmStartConfig")
     assert any("at most 20 jobs × 1 × ml.c5.2xlarge × 1 h × $0.408/h = $8.16" in line for line in lines)
+
+
+def test_a_monthly_dataset_without_covariates_as_stored_by_the_endpoint(tmp_path, sm, s3, cards):
+    """moto HTTP: the tuning job of a monthly dataset with string ids and no dynamic features
+    carries its time_freq, cardinality and num_dynamic_feat, and its channels are in the bucket."""
+    store = FolderStore(tmp_path / "monthly")
+    monthly = on_s3(publish_shape(store, MONTHLY), store, s3)
+    launch = moto_engine(sm, cards).launch(monthly, DEFAULT_SEARCH_SPACE, TUNING, print)
+    job = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=launch.name)
+    static = job["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert static["time_freq"] == "M" and static["num_dynamic_feat"] == "ignore"
+    assert static["cardinality"] == "[2,3]" and static["prediction_length"] == str(MONTHLY.h)
+    for channel in job["TrainingJobDefinition"]["InputDataConfig"]:
+        key = channel["DataSource"]["S3DataSource"]["S3Uri"][len(f"s3://{BUCKET}/") :]
+        assert s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] > 0
+
+
+@pytest.mark.parametrize("freq", ["QE-DEC", "B", "YE"])
+def test_a_frequency_deepar_does_not_take_is_refused_before_any_job(dataset, sm, cards, freq):
+    """moto HTTP: a dataset whose frequency SageMaker DeepAR cannot take (quarters, business
+    days, years) is refused with the reason, and the endpoint holds no tuning job afterwards."""
+    odd = dataclasses.replace(dataset, freq=freq)
+    with pytest.raises(ConfigurationError, match=rf"frequency '{freq}': SageMaker DeepAR's time_freq takes M, W, D, H"):
+        moto_engine(sm, cards).tune(odd, DEFAULT_SEARCH_SPACE, TUNING, print)
+    assert sm.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"] == []
 
 
 def test_configured_instances_and_parallelism_reach_the_request(dataset, sm, cards):
@@ -523,7 +579,13 @@ def test_progress_is_logged_until_the_job_completes_and_trials_come_back_typed(d
     assert result.trials[1].error.startswith("AlgorithmError: mini_batch_size")
     best = result.best()
     assert (best.number, best.objective, best.name) == (3, 0.1214, trials[2]["TrainingJobName"])
-    assert best.hyperparameters == {"epochs": 31, "learning_rate": 0.0008, "likelihood": "gaussian", "num_cells": 64, "num_layers": 2}  # tuned + fixed
+    assert best.hyperparameters == {
+        "epochs": 31,
+        "learning_rate": 0.0008,
+        "likelihood": "gaussian",
+        "num_cells": 64,
+        "num_layers": 2,
+    }  # tuned + fixed
     assert best.duration_s == 420.0 and best.metrics == {"test:mean_wQuantileLoss": 0.1214}
     assert result.run_id == name and result.engine == "sagemaker"
     assert result.details["tuning_job_arn"].endswith(f"hyper-parameter-tuning-job/{name}")

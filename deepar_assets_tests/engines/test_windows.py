@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from gluonts.transform import InstanceSplitter, TestSplitSampler
 
-from deepar_assets.engines.local import WEEKLY_LAGS, to_gluonts_entries
+from deepar_assets.engines.local import lags_for, to_gluonts_entries
 from deepar_assets.engines.windows import WindowBatches, fast_deepar_estimator
 
 H = 4
@@ -37,7 +37,7 @@ def _transformed(lengths: list[int], context_length: int = 6):
         num_feat_dynamic_real=2,
         num_feat_static_cat=2,
         cardinality=[3, 2],
-        lags_seq=WEEKLY_LAGS,
+        lags_seq=lags_for("W-FRI"),
     )
     module = estimator.create_lightning_module()
     entries = to_gluonts_entries(_records(lengths), "W-FRI")
@@ -67,7 +67,16 @@ def test_windows_equal_gluonts_instance_splitter_including_left_padding():
             dummy_value=estimator.distr_output.value_in_support,
         )
         expected = splitter._split_instance(entries[s], int(i))
-        for name in ("past_target", "future_target", "past_observed_values", "future_observed_values", "past_time_feat", "future_time_feat", "feat_static_cat", "feat_static_real"):
+        for name in (
+            "past_target",
+            "future_target",
+            "past_observed_values",
+            "future_observed_values",
+            "past_time_feat",
+            "future_time_feat",
+            "feat_static_cat",
+            "feat_static_real",
+        ):
             np.testing.assert_array_equal(batch[name][row], expected[name], err_msg=f"{name} of series {s} at {i}")
             assert batch[name].dtype == expected[name].dtype, name
 

@@ -11,15 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deepar_assets.assets.forecasting import FORECASTING_ASSETS, FORECASTING_CHECKS
-from deepar_assets.definitions import ASSETS
+from deepar_assets.assets import build_assets
+from deepar_assets.assets.forecasting import FORECASTING_CHECKS
+from deepar_assets.domain.spec import load_spec
 from deepar_assets.domain.synthetic import write_dataset
 from deepar_assets.resources.source import SalesSource
 from deepar_assets.resources.storage import StorageResource
 from deepar_assets.resources.training import TrainingResource
 from deepar_assets_tests.conftest import SMALL_SPEC, materialize_weeks, week_range
 
-GRAPH = [*ASSETS, *FORECASTING_ASSETS, *FORECASTING_CHECKS]
+GRAPH = [*build_assets(load_spec("synthetic")), *FORECASTING_CHECKS]
 H = 4
 LABOR_DAY_2011 = "2011-09-09"  # a holiday week inside the forecast horizon of SMALL_SPEC with h = 4
 
@@ -95,9 +96,9 @@ def periodic_source(tmp_path_factory) -> Path:
     return _rewrite_sales(folder, change)
 
 
-def resources(tmp_path: Path, source: Path) -> dict:
+def resources(tmp_path: Path, source: Path, dataset: str = "synthetic") -> dict:
     return {
-        "source": SalesSource(location=str(source)),
+        "source": SalesSource(dataset=dataset, location=str(source)),
         "storage": StorageResource(location=str(tmp_path / "storage")),
         "training": TrainingResource(work_dir=str(tmp_path / "work"), study_db=str(tmp_path / "studies.db")),
     }
@@ -109,7 +110,9 @@ def metadata(result, key: str) -> dict:
     return {k: v.value for k, v in events[-1].metadata.items()}
 
 
-def materialize_graph(tmp_path: Path, source: Path, instance: dg.DagsterInstance, config: dict, raise_on_error: bool = True):
+def materialize_graph(
+    tmp_path: Path, source: Path, instance: dg.DagsterInstance, config: dict, raise_on_error: bool = True
+):
     return materialize_weeks(
         GRAPH,
         *week_range(SMALL_SPEC),

@@ -69,7 +69,17 @@ def _webserver(home: Path, port: int, log: Path) -> subprocess.Popen:
     with log.open("wb") as out:
         return subprocess.Popen(
             # SIGINT/SIGTERM at their defaults, whatever the caller ignores (as `make ui` does).
-            ["env", "--default-signal=INT,TERM", str(executable), "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
+            [
+                "env",
+                "--default-signal=INT,TERM",
+                str(executable),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-w",
+                "workspace.yaml",
+            ],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -89,7 +99,9 @@ def _wait_until_serving(process: subprocess.Popen, url: str, log: Path) -> None:
                     return
         except OSError:
             time.sleep(0.5)
-    raise AssertionError(f"the webserver did not answer {url}/server_info within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+    raise AssertionError(
+        f"the webserver did not answer {url}/server_info within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}"
+    )
 
 
 def _group(pgid: int) -> list[int]:
@@ -175,7 +187,9 @@ def test_the_asset_graph_shows_every_asset(ui, page):
     if expand.count():  # groups start collapsed: open them all
         expand.click()
     page.keyboard.press("Escape")
-    expected = sorted(key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys())  # the code location's
+    expected = sorted(
+        key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()
+    )  # the code location's
     assert {"forecasts", "backtest_report", "scenario_forecasts", "best_model"} <= set(expected)
     for name in expected:
         page.get_by_text(name, exact=True).first.wait_for(state="visible")

@@ -18,6 +18,20 @@ def test_the_forecasting_assets_hang_off_the_model_and_the_data():
         assert node.description and len(node.description) > 80, f"{key} needs a description for the UI"
 
 
+def test_the_forecasting_assets_are_the_same_for_any_spec():
+    """Only the partitions of raw_sales follow the spec; the forecasting assets read the spec
+    from the data they are given."""
+    for dataset in ("aus_retail", "store_item_demand"):
+        graph = build_definitions(dataset).resolve_asset_graph()
+        for key in FORECASTING:
+            assert {k.to_user_string() for k in graph.get(dg.AssetKey(key)).parent_keys} == {
+                "best_model",
+                "encoded_series",
+                "s3_datasets",
+            }
+        assert any(s.name == GATE_CHECK for s in graph.get(dg.AssetKey("best_model")).check_keys)
+
+
 def test_best_model_has_a_blocking_gate_in_the_pipeline_job():
     [spec] = [s for s in defs.resolve_asset_graph().get(dg.AssetKey("best_model")).check_keys if s.name == GATE_CHECK]
     check = defs.resolve_asset_graph().get_check_spec(spec)
@@ -27,7 +41,7 @@ def test_best_model_has_a_blocking_gate_in_the_pipeline_job():
 
 
 def test_forecasts_follow_a_new_model_or_new_data_and_the_others_run_when_asked():
-    graph = build_definitions("manual").resolve_asset_graph()
+    graph = build_definitions(tuning_policy="manual").resolve_asset_graph()
     assert graph.get(dg.AssetKey("forecasts")).automation_condition.get_label() == "follows_upstream"
     for key in ("backtest_report", "scenario_forecasts"):
         assert graph.get(dg.AssetKey(key)).automation_condition is None

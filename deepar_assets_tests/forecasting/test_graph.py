@@ -43,16 +43,16 @@ SCENARIOS = [
     {
         "name": "labor-day-off",
         "description": "What if Labor Day 2011 were not a holiday week?",
-        "first_week": LABOR_DAY_2011,
-        "last_week": LABOR_DAY_2011,
+        "first_period": LABOR_DAY_2011,
+        "last_period": LABOR_DAY_2011,
         "changes": [{"feature": "IsHoliday", "set_to": 0}],
     },
     {
         "name": "type-a-markdowns",
         "description": "A 5,000 $ MarkDown1 in the type A stores in the first two weeks",
-        "store_types": ["A"],
-        "first_week": HORIZON[0],
-        "last_week": HORIZON[1],
+        "select": {"Type": ["A"]},
+        "first_period": HORIZON[0],
+        "last_period": HORIZON[1],
         "changes": [{"feature": "MarkDown1", "add": 5000.0}],
     },
 ]
@@ -62,7 +62,7 @@ SCENARIOS = [
 def published(tmp_path_factory, grown_source):
     tmp_path = tmp_path_factory.mktemp("published")
     store, dept = _absent_pair(grown_source)
-    scenarios = [*SCENARIOS, {"name": "new-pair", "new_series": [{"store": store, "dept": dept}]}]
+    scenarios = [*SCENARIOS, {"name": "new-pair", "new_series": [{"Store": store, "Dept": dept}]}]
     instance = dg.DagsterInstance.ephemeral()
     config = run_config(
         scenario_forecasts={"scenarios": scenarios},
@@ -104,10 +104,13 @@ def test_forecasts_are_decoded_and_stored_as_csv_and_parquet(published):
     assert np.isfinite(parquet["mean"]).all()
     np.testing.assert_allclose(csv["mean"], parquet["mean"], atol=0.006)
     # The level the model learnt: the last observed weeks, not the tenfold-smaller year before.
-    recent = sales[pd.to_datetime(sales["Date"]) > pd.Timestamp(T) - pd.Timedelta(weeks=8)]["Weekly_Sales"].abs().sum() / 8
+    recent = (
+        sales[pd.to_datetime(sales["Date"]) > pd.Timestamp(T) - pd.Timedelta(weeks=8)]["Weekly_Sales"].abs().sum() / 8
+    )
     assert 0.5 * recent < parquet.groupby("Date")["mean"].sum().mean() < 1.5 * recent
     summary = json.loads(store.get_bytes(f"{prefix}/summary.json"))
-    assert summary["last_observed_week"] == T and summary["weeks"] == HORIZON
+    assert summary["last_observed_period"] == T and summary["periods"] == HORIZON
+    assert summary["dataset"] == meta["dataset"] == "synthetic"
 
 
 def _source_of(result) -> Path:
@@ -124,12 +127,12 @@ def test_forecasts_show_a_fan_chart_and_the_largest_changes(published):
 
     png = base64.b64decode(chart.split("base64,", 1)[1].rstrip(")"))
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
-    table = meta["largest_changes_vs_last_year"]
+    table = meta["largest_changes_vs_last_season"]
     names = [c.name for c in table.schema.columns]
-    assert names[:3] == ["Store", "Dept", "Type"] and {"forecast", "last_year", "change", "change_pct"} <= set(names)
+    assert names[:3] == ["Store", "Dept", "Type"] and {"forecast", "last_season", "change", "change_pct"} <= set(names)
     changes = [r.data["change"] for r in table.records]
     assert len(changes) == 10 and changes == sorted(changes, key=abs, reverse=True)
-    # Everything grew tenfold a year ago, so this year's weeks are far above last year's.
+    # Everything grew tenfold a year ago, so this year's weeks are far above those a season (52 weeks) earlier.
     assert all(r.data["change_pct"] > 100 for r in table.records[:5])
 
 
@@ -145,9 +148,11 @@ def test_backtest_report_compares_against_baselines(published):
     assert 0 <= overall["DeepAR"]["coverage_80"] <= 1 and 0 <= overall["AutoETS"]["coverage_80"] <= 1
     assert overall["DeepAR"]["WMAE"] < overall["seasonal_naive"]["WMAE"]
     assert meta["origins"] == ["2011-06-17", "2011-07-15"]  # T - h - h and T - h
-    types = {r.data["Type"] for r in meta["by_store_type"].records}
+    types = {r.data["Type"] for r in meta["by_Type"].records}
     assert types == set(pd.read_csv(_source_of(result).parent / "stores.csv")["Type"])
-    assert meta["by_department"].records and "best" in meta["by_department"].records[0].data
+    assert meta["by_Dept"].records and "best" in meta["by_Dept"].records[0].data
+    assert {r.data["Store"] for r in meta["by_Store"].records} == set(pd.read_csv(_source_of(result))["Store"])
+    assert meta["weighting"] == "WMAE: periods where IsHoliday is true weigh 5"
     assert meta["chart"].count("data:image/png;base64,") == 2
     model_id = meta["model_id"]
     store = FolderStore(tmp_path / "storage")
@@ -172,7 +177,9 @@ def test_scenarios_change_only_what_they_select(published):
     assert set(summary) == {"labor-day-off", "type-a-markdowns", "new-pair"}
     stores = pd.read_csv(_source_of(result).parent / "stores.csv")
     sales = pd.read_csv(_source_of(result))
-    a_series = sales[sales["Store"].isin(stores.loc[stores["Type"] == "A", "Store"])][["Store", "Dept"]].drop_duplicates()
+    a_series = sales[sales["Store"].isin(stores.loc[stores["Type"] == "A", "Store"])][
+        ["Store", "Dept"]
+    ].drop_duplicates()
     assert summary["type-a-markdowns"]["series_changed"] == len(a_series) > 0
     assert summary["labor-day-off"]["series_changed"] == len(sales[["Store", "Dept"]].drop_duplicates())
     assert summary["new-pair"]["new_series"] == 1 and summary["new-pair"]["series_changed"] == 0
@@ -184,17 +191,19 @@ def test_scenarios_change_only_what_they_select(published):
     np.testing.assert_allclose(frame["difference"], frame["mean"] - frame["baseline_mean"])
     assert (frame["difference"] != 0).any()
     kept = json.loads(folder.get_bytes("scenarios/type-a-markdowns/scenario.json"))
-    assert kept["changes"] == [{"feature": "MarkDown1", "add": 5000.0}] and kept["store_types"] == ["A"]
+    assert kept["changes"] == [{"feature": "MarkDown1", "add": 5000.0}] and kept["select"] == {"Type": ["A"]}
     cold = pd.read_parquet(folder.uri(f"scenarios/new-pair/{model_id}/{T}/forecasts.parquet"))
     assert list(zip(cold["Store"], cold["Dept"], strict=True)) == [(store, dept)] * H
-    assert cold["kind"].iloc[0].startswith("cold start (peers: Dept") and (cold["mean"] > 0).all()
+    assert cold["kind"].iloc[0].startswith(f"cold start (peers: Dept {dept}, ") and (cold["mean"] > 0).all()
 
 
 def test_kept_scenarios_run_again_without_config(published, grown_source):
     """A later run without any scenario in its config forecasts the kept ones again (the same
     model, data and seed: the same numbers)."""
     tmp_path, first, instance, _ = published
-    again = dg.materialize(GRAPH, selection=["scenario_forecasts"], resources=resources(tmp_path, grown_source), instance=instance)
+    again = dg.materialize(
+        GRAPH, selection=["scenario_forecasts"], resources=resources(tmp_path, grown_source), instance=instance
+    )
     before = {r.data["scenario"]: r.data for r in metadata(first, "scenario_forecasts")["summary"].records}
     after = {r.data["scenario"]: r.data for r in metadata(again, "scenario_forecasts")["summary"].records}
     assert after == before
@@ -217,7 +226,11 @@ def test_a_model_that_loses_to_seasonal_naive_is_not_published(tmp_path, periodi
     assert "does not beat seasonal naive" in _gate_refusal(instance)
     # A later run of forecasts alone refuses the model too, and says why.
     later = dg.materialize(
-        GRAPH, selection=["forecasts"], resources=resources(tmp_path, periodic_source), instance=instance, raise_on_error=False
+        GRAPH,
+        selection=["forecasts"],
+        resources=resources(tmp_path, periodic_source),
+        instance=instance,
+        raise_on_error=False,
     )
     assert not later.success
     [failure] = [e for e in later.all_events if e.event_type_value == "STEP_FAILURE"]
@@ -241,13 +254,29 @@ def test_cold_start_takes_its_level_from_the_peers_batched_with_it(published):
     encoding = model_encoding(store, dataset)
     inputs = forecast_inputs(encoded, encoding, H)
     engine = forecaster(LocalEngine(store, tmp_path / "work"), model, dataset)
-    new = cold_start(encoded, inputs, encoding, store_value, dept, H, max_peers=engine.batch_size - 1)
+    new = cold_start(
+        encoded, inputs, encoding, {"Store": store_value, "Dept": dept}, H, max_peers=engine.batch_size - 1
+    )
     peers = [inputs.records[p] for p in new.peers]
     beside = engine.predict([new.record, *peers])
     alone = engine.predict([new.record])
     peer_level = np.nanmean([np.nanmean(np.abs(r["target"][-8:])) for r in peers])
     assert 0.1 * peer_level < beside["mean"][0].mean() < 10 * peer_level
     assert abs(alone["mean"][0]).mean() < 1e-3 * peer_level
+
+
+def test_make_runs_summary_says_how_the_model_scored_and_where_the_forecasts_are(published, monkeypatch, capsys):
+    from deepar_assets import summary
+
+    _, result, instance, _ = published
+    monkeypatch.setattr(summary.dg.DagsterInstance, "get", staticmethod(lambda: instance))
+    assert summary.main([]) == 0
+    out = capsys.readouterr().out
+    model = metadata(result, "best_model")
+    naive = model["seasonal_naive validation:WMAE"]
+    assert "dataset:   synthetic" in out
+    assert f"validation:WMAE: {model['validation:WMAE']:.5g} (seasonal naive {naive:.5g})" in out
+    assert f"forecasts: {metadata(result, 'forecasts')['csv_uri']}" in out
 
 
 def test_forecasts_with_newer_data_skip_what_the_model_cannot_embed(published, tmp_path):

@@ -24,7 +24,8 @@ from deepar_assets.assets.forecasting import score_validation_window
 from deepar_assets.constants import FIELD_TARGET, QUANTILES
 from deepar_assets.domain.encoding import encode
 from deepar_assets.domain.forecasting import forecast_inputs
-from deepar_assets.domain.kaggle import read_kaggle
+from deepar_assets.domain.reading import read_dataset
+from deepar_assets.domain.spec import load_spec
 from deepar_assets.engines.base import RegisteredModel
 from deepar_assets.engines.inference import forecaster
 from deepar_assets.engines.sagemaker import (
@@ -67,7 +68,7 @@ def _model(ref=None) -> RegisteredModel:
                 "freq": ref.freq,
                 "cardinality": ref.cardinality,
                 "dynamic_feat": ref.dynamic_feat,
-                "last_week": ref.last_week,
+                "last_period": ref.last_period,
             }
             if ref
             else {}
@@ -125,7 +126,7 @@ class FakeDeepARContainer:
 
 @pytest.fixture(scope="module")
 def local_data(tmp_path_factory, small_source):
-    encoded = encode(read_kaggle(small_source))
+    encoded = encode(read_dataset(load_spec("synthetic"), small_source))
     store = FolderStore(tmp_path_factory.mktemp("transform_published"))
     ref = publish_dataset(store, encoded, prediction_length=H).ref
     return encoded, ref, store
@@ -157,7 +158,10 @@ def test_the_request_is_what_deepar_batch_transform_needs():
     request = build_transform_request(MODEL, "s3://b/p/in/data.json", "s3://b/p/out/", "ml.c5.xlarge", 50, tags=[])
     assert request["BatchStrategy"] == "SingleRecord"
     assert request["TransformInput"]["SplitType"] == "Line" and request["TransformOutput"]["AssembleWith"] == "Line"
-    assert request["TransformInput"]["DataSource"]["S3DataSource"] == {"S3DataType": "S3Prefix", "S3Uri": "s3://b/p/in/data.json"}
+    assert request["TransformInput"]["DataSource"]["S3DataSource"] == {
+        "S3DataType": "S3Prefix",
+        "S3Uri": "s3://b/p/in/data.json",
+    }
     assert json.loads(request["Environment"]["DEEPAR_INFERENCE_CONFIG"]) == {
         "num_samples": 50,
         "output_types": ["mean", "quantiles"],
@@ -172,7 +176,7 @@ def test_the_request_is_what_deepar_batch_transform_needs():
     assert transform_job_name(MODEL, "abc", attempt=3) == f"{name}-3" and len(name) <= 63
 
 
-def test_transform_input_cuts_the_target_and_keeps_h_feature_weeks(local_data):
+def test_transform_input_cuts_the_target_and_keeps_h_feature_periods(local_data):
     encoded, _, _ = local_data
     records = forecast_inputs(encoded, encoded.encoding, H).records[:3]
     lines = [json.loads(line.replace(b'"NaN"', b"NaN")) for line in transform_input(records, H, cut=2).splitlines()]
@@ -181,7 +185,9 @@ def test_transform_input_cuts_the_target_and_keeps_h_feature_weeks(local_data):
         assert all(len(row) == len(line["target"]) + H for row in line["dynamic_feat"])
         assert line["cat"] == record["cat"] and line["start"] == record["start"]
     short = {**records[0], "dynamic_feat": np.asarray(records[0]["dynamic_feat"])[:, :-H]}
-    with pytest.raises(ConfigurationError, match=r"record 1 \(cat .*\): dynamic_feat covers .* weeks; forecasting 4 weeks"):
+    with pytest.raises(
+        ConfigurationError, match=r"record 1 \(cat .*\): dynamic_feat covers .* periods; forecasting 4 periods"
+    ):
         transform_input([short], H)
 
 
@@ -244,7 +250,10 @@ def test_the_gate_scores_a_sagemaker_model_on_the_validation_window(moto, local_
     assert outcome.figures["gate_metric"] == "WMAE"
     assert {"model WMAE", "seasonal_naive WMAE", "model RMSE", "model MASE"} <= set(outcome.figures)
     assert outcome.passed == (outcome.figures["model WMAE"] < outcome.figures["seasonal_naive WMAE"])
-    assert "the validation window (the last 4 weeks, forecast from T - 4)" in outcome.description
+    assert (
+        "the validation window (the last 4 periods, forecast from T - 4; WMAE: periods where IsHoliday is true weigh 5)"
+        in outcome.description
+    )
 
 
 def test_a_folder_store_is_refused_for_batch_transform(local_data, tmp_path):
@@ -258,7 +267,9 @@ def test_a_local_model_is_not_forecast_by_the_sagemaker_engine(local_data, tmp_p
     _, ref, _ = local_data
     engine = SageMakerEngine(stubbed_client(), FolderStore(tmp_path), _settings(), sleep=_no_sleep)
     local = RegisteredModel("deepar-x", "/tmp/x", {"engine": "local"})
-    with pytest.raises(ConfigurationError, match="registered by the local engine, but the training resource is the sagemaker engine"):
+    with pytest.raises(
+        ConfigurationError, match="registered by the local engine, but the training resource is the sagemaker engine"
+    ):
         forecaster(engine, local, ref)
 
 
@@ -315,7 +326,9 @@ def test_a_failed_job_fails_with_sagemakers_reason_and_a_rerun_starts_a_new_atte
         _missing(stub, name)
         stub.add_response("create_transform_job", {"TransformJobArn": arn("transform-job", name)})
         stub.add_response("describe_transform_job", _describe(name, "Failed", "ClientError: bad dynamic_feat length"))
-        with pytest.raises(TrainingError, match=f"batch transform job {name} ended Failed: ClientError: bad dynamic_feat length"):
+        with pytest.raises(
+            TrainingError, match=f"batch transform job {name} ended Failed: ClientError: bad dynamic_feat length"
+        ):
             engine.transform(MODEL, "s3://b/in/data.json", "s3://b/out", "d2", 50, print)
         stub.add_response("describe_transform_job", _describe(name, "Failed", "ClientError"))
         second = transform_job_name(MODEL, "d2", attempt=2)

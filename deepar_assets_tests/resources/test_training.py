@@ -6,23 +6,26 @@ import boto3
 import dagster as dg
 import pytest
 
-from deepar_assets.assets.config import TuningConfig
+from deepar_assets.assets.config import IntRange, SearchSpaceConfig, TuningConfig
 from deepar_assets.domain.encoding import encode
 from deepar_assets.domain.hyperparameters import DEFAULT_SEARCH_SPACE
-from deepar_assets.domain.kaggle import read_kaggle
+from deepar_assets.domain.reading import read_dataset
+from deepar_assets.domain.spec.load import load_spec
 from deepar_assets.engines.base import TuningSettings
 from deepar_assets.errors import ConfigurationError
 from deepar_assets.resources.storage import StorageResource
 from deepar_assets.resources.training import TrainingResource
 from deepar_assets.storage.datasets import publish_dataset
 from deepar_assets.storage.local import FolderStore
+from deepar_assets_tests.engines.datasets import MONTHLY, publish_shape
 from deepar_assets_tests.engines.sagemaker_scenarios import DEEPAR_US_EAST_1, ROLE, on_s3
 
 
 @pytest.fixture
 def dataset(aws_env, tmp_path, small_source):
     store = FolderStore(tmp_path / "published")
-    ref = publish_dataset(store, encode(read_kaggle(small_source)), prediction_length=4).ref
+    encoded = encode(read_dataset(load_spec("synthetic"), small_source))
+    ref = publish_dataset(store, encoded, prediction_length=4).ref
     return on_s3(ref, store, boto3.client("s3"))
 
 
@@ -104,7 +107,7 @@ def test_tuning_run_asset_refuses_above_the_cost_ceiling(aws_env, monkeypatch, d
             dg.build_asset_context(),
             config=TuningConfig(),
             s3_datasets=dataset,
-            storage=StorageResource(location=str(tmp_path / "store")),
+            storage=StorageResource(location=dataset.storage_uri),  # where s3_datasets published it
             training=TrainingResource(backend="sagemaker", max_cost_usd=5.0),
         )
     assert boto3.client("sagemaker").list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"] == []
@@ -122,3 +125,42 @@ def test_the_sagemaker_run_config_is_valid_for_the_job():
     job = defs.resolve_implicit_global_asset_job_def()
     assert dg.validate_run_config(job, config)
     assert config["resources"]["training"]["config"]["backend"] == "sagemaker"
+
+
+def test_tuning_run_asset_searches_the_datasets_default_with_the_run_configs_ranges(tmp_path):
+    """Local engine, through the asset: a monthly dataset whose spec declares no space gets
+    the one its data implies (context around its season and horizon), except the ranges the
+    run config gives; the metadata shows the space and where it came from."""
+    from deepar_assets.assets.training import tuning_run
+
+    store_dir = tmp_path / "store"
+    dataset = publish_shape(FolderStore(store_dir), MONTHLY)
+    config = TuningConfig(
+        max_trials=1,
+        num_batches_per_epoch=2,
+        num_eval_samples=10,
+        parallel_trials=1,
+        search_space=SearchSpaceConfig(epochs=IntRange(min_value=1, max_value=1)),
+    )
+    with dg.build_asset_context() as context:
+        output = tuning_run(
+            context,
+            config=config,
+            s3_datasets=dataset,
+            storage=StorageResource(location=str(store_dir)),
+            training=TrainingResource(
+                backend="local", work_dir=str(tmp_path / "work"), study_db=str(tmp_path / "s.db")
+            ),
+        )
+    space = output.metadata["search_space"].value
+    assert space["epochs"] == {"min_value": 1, "max_value": 1, "scaling": "Auto"}
+    context_length = max(MONTHLY.h, min(12, 4 * MONTHLY.h))  # the spec's season 12, the dataset's horizon
+    assert space["context_length"]["min_value"] < context_length < space["context_length"]["max_value"]
+    assert space["likelihood"] == ["student-T"]  # real-valued targets
+    origin = output.metadata["search_space_origin"].value
+    assert origin.startswith("run config: epochs; the rest: implied by the aus_retail data (season 12, horizon 6")
+    trial = output.value.trials[0]
+    assert trial.state == "COMPLETE", trial.error
+    assert trial.hyperparameters["epochs"] == 1
+    lo, hi = space["context_length"]["min_value"], space["context_length"]["max_value"]
+    assert lo <= trial.hyperparameters["context_length"] <= hi

@@ -12,24 +12,29 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from deepar_assets.assets.data import encoded_series, raw_sales, s3_datasets
+from deepar_assets.assets.data import build_data_assets
 from deepar_assets.definitions import build_definitions
+from deepar_assets.domain.spec import load_spec
 from deepar_assets.domain.synthetic import SyntheticSpec, write_dataset
 from deepar_assets.replay import Holdout, hold_out, write_history
 from deepar_assets.resources.source import SalesSource
 from deepar_assets.resources.storage import StorageResource
-from deepar_assets.sensors.landing import landing_zone_sensor
+from deepar_assets.sensors.landing import build_landing_sensor
 from deepar_assets.storage.landing import LandingZone
 from deepar_assets.storage.local import FolderStore
-from deepar_assets.storage.raw import stored_weeks
-from deepar_assets_tests.conftest import materialize_weeks
+from deepar_assets.storage.raw import stored_partitions
+from deepar_assets_tests.conftest import materialize_partitions
 from deepar_assets_tests.storage.conftest import s3_client
 
 HELD_BACK = 3
-# Smaller than SMALL_SPEC: every test loads its own history, and Dagster's cost is per week.
+# Smaller than SMALL_SPEC: every test loads its own history, and Dagster's cost is per partition.
 TINY_SPEC = SyntheticSpec(n_stores=3, n_depts=4, n_weeks=26, n_future_weeks=8, seed=11)
 DATA_RUN_CONFIG = {"ops": {"s3_datasets": {"config": {"prediction_length": 4}}}}
 LANDING_BUCKET = "deepar-landing"
+SPEC = load_spec("synthetic")  # Walmart's layout: weekly Friday partitions, sales, features and stores
+DEFS = build_definitions("synthetic", "manual")  # what the automation sensor evaluates
+raw_sales, encoded_series, s3_datasets = build_data_assets(SPEC)
+landing_zone_sensor = build_landing_sensor(SPEC, raw_sales)
 
 
 @pytest.fixture(scope="session")
@@ -39,13 +44,13 @@ def tiny_source(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def holdout(tiny_source) -> Holdout:
-    """The tiny source with its last weeks held back as drops."""
-    return hold_out(tiny_source, HELD_BACK)
+    """The tiny source with its last partitions (weeks) held back as drops."""
+    return hold_out(tiny_source, HELD_BACK, SPEC)
 
 
 @pytest.fixture(scope="session")
 def history(holdout, tmp_path_factory) -> Path:
-    """The source without the held-back weeks (what DEEPAR_SOURCE points at in a replay)."""
+    """The source without the held-back partitions (what DEEPAR_SOURCE points at in a replay)."""
     return write_history(holdout, tmp_path_factory.mktemp("history"))
 
 
@@ -101,13 +106,13 @@ class World:
         return {r.key.to_user_string() for r in result.results if not r.true_subset.is_empty}
 
     def refresh(self) -> dg.ExecuteInProcessResult:
-        """What the automation sensor launches after a new week: encoded_series and s3_datasets."""
+        """What the automation sensor launches after a new partition: encoded_series and s3_datasets."""
         return dg.materialize(
             [encoded_series, s3_datasets], resources=self.resources, instance=self.instance, run_config=DATA_RUN_CONFIG
         )
 
-    def weeks(self) -> list[str]:
-        return [f"{w:%Y-%m-%d}" for w in sorted(stored_weeks(self.store))]
+    def partitions(self) -> list[str]:
+        return stored_partitions(self.store, SPEC)
 
     def dataset_versions(self) -> list[str]:
         return sorted(k.split("/")[1] for k in self.store.list_keys("datasets/") if k.endswith("/manifest.json"))
@@ -120,8 +125,8 @@ def _world(tmp_path: Path, holdout: Holdout, history: Path, landing: str) -> Ite
     # The instance's SQLite files in memory when /dev/shm exists: its writes are what takes time.
     shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
     with tempfile.TemporaryDirectory(dir=shm) as home, dg.instance_for_test(temp_dir=home) as instance:
-        weeks = sorted(holdout.history_sales()["Date"].str.strip().unique())
-        result = materialize_weeks(
+        weeks = sorted(holdout.history("sales")["Date"].str.strip().unique())
+        result = materialize_partitions(
             [raw_sales, encoded_series, s3_datasets],
             weeks[0],
             weeks[-1],
@@ -130,7 +135,7 @@ def _world(tmp_path: Path, holdout: Holdout, history: Path, landing: str) -> Ite
             run_config=DATA_RUN_CONFIG,
         )
         assert result.success
-        world = World(instance, source, storage, source.landing_zone(), build_definitions(tuning_policy="manual"))
+        world = World(instance, source, storage, source.landing_zone(), DEFS)
         assert world.automate() == set()  # the automation sensor's first tick: nothing to do
         yield world
 

@@ -1,6 +1,8 @@
-"""The landing sensor end to end on a real Dagster instance: a drop in the landing zone (a
-folder, and S3 on moto's server) → one run request for its week → the run ingests it → the
-automation conditions request encoded_series and s3_datasets → a new dataset version."""
+"""The landing sensor end to end on a real Dagster instance, on the synthetic spec (Walmart's
+layout: weekly partitions, drops YYYY-MM-DD_sales.csv and YYYY-MM-DD_features.csv): a drop in
+the landing zone (a folder, and S3 on moto's server) → one run request for its partition → the
+run ingests it → the automation conditions request encoded_series and s3_datasets → a new
+dataset version."""
 
 from __future__ import annotations
 
@@ -10,12 +12,11 @@ import json
 import dagster as dg
 import pytest
 
-from deepar_assets.assets.data import raw_sales
 from deepar_assets.domain.landing import file_version
-from deepar_assets.replay import csv_bytes, drop_weeks
+from deepar_assets.replay import csv_bytes, drop_partitions
 from deepar_assets.resources.source import SalesSource
-from deepar_assets.sensors.landing import landing_zone_sensor
 from deepar_assets.storage.raw import read_stored
+from deepar_assets_tests.sensors.conftest import SPEC, landing_zone_sensor, raw_sales
 
 
 @pytest.fixture(params=["folder", "s3"])
@@ -23,8 +24,10 @@ def any_world(request):
     return request.getfixturevalue("world" if request.param == "folder" else "s3_world")
 
 
-def drop(world, holdout, *weeks, **kwargs) -> None:
-    drop_weeks(dataclasses.replace(holdout, weeks=list(weeks)), world.zone, log=lambda line: None, **kwargs)
+def drop(world, holdout, *partitions, **kwargs) -> None:
+    drop_partitions(
+        dataclasses.replace(holdout, partitions=list(partitions)), world.zone, log=lambda line: None, **kwargs
+    )
 
 
 def failure_message(result) -> str:
@@ -37,8 +40,8 @@ def snapshot(store) -> dict[str, bytes]:
     return {key: store.get_bytes(key) for key in store.list_keys("raw/")}
 
 
-def test_a_new_week_is_requested_once_ingested_and_refreshes_the_datasets(any_world, holdout):
-    world, week = any_world, holdout.weeks[0]
+def test_a_new_partition_is_requested_once_ingested_and_refreshes_the_datasets(any_world, holdout):
+    world, week = any_world, holdout.partitions[0]
     versions = world.dataset_versions()
     assert world.sense() == []
     drop(world, holdout, week)
@@ -57,9 +60,9 @@ def test_a_new_week_is_requested_once_ingested_and_refreshes_the_datasets(any_wo
     assert materialization.partition == week
     assert materialization.metadata["source_kind"].value == "landing"
     assert materialization.metadata["source"].value == world.zone.uri(sales.key)
-    assert world.weeks()[-1] == week
-    stored = read_stored(world.store)
-    assert int((stored.sales["Date"] == week).sum()) == len(holdout.week_rows(week, "sales"))
+    assert world.partitions()[-1] == week
+    stored = read_stored(world.store, SPEC)
+    assert int((stored.target["Date"] == week).sum()) == len(holdout.partition_rows(week, "sales"))
     assert all(c.passed for c in result.get_asset_check_evaluations())
 
     assert world.automate() == {"encoded_series", "s3_datasets"}
@@ -67,7 +70,7 @@ def test_a_new_week_is_requested_once_ingested_and_refreshes_the_datasets(any_wo
     assert refresh.success
     [new] = sorted(set(world.dataset_versions()) - set(versions))
     datasets = refresh.asset_materializations_for_node("s3_datasets")[-1].metadata
-    assert datasets["version"].value == new and datasets["validation_last_week"].value == week
+    assert datasets["version"].value == new and datasets["validation_last_period"].value == week
 
     # The same files seen again: no request, and nothing for the automation to do.
     assert world.sense() == []
@@ -75,14 +78,14 @@ def test_a_new_week_is_requested_once_ingested_and_refreshes_the_datasets(any_wo
 
 
 def test_a_corrected_file_is_one_restatement(any_world, holdout):
-    world, week = any_world, holdout.weeks[0]
+    world, week = any_world, holdout.partitions[0]
     drop(world, holdout, week)
     [first] = world.sense()
     assert world.run(first).success
     assert world.automate() == {"encoded_series", "s3_datasets"}
     assert world.refresh().success  # what the automation sensor launches
 
-    rows = holdout.week_rows(week, "sales").copy()
+    rows = holdout.partition_rows(week, "sales").copy()
     store_1, dept_1 = int(rows.iloc[0]["Store"]), int(rows.iloc[0]["Dept"])
     rows.iloc[0, rows.columns.get_loc("Weekly_Sales")] = "123456.78"
     world.zone.put(f"{week}_sales.csv", csv_bytes(rows))
@@ -90,7 +93,7 @@ def test_a_corrected_file_is_one_restatement(any_world, holdout):
     [restatement] = world.sense()
     assert restatement.partition_key == week and restatement.run_key != first.run_key
     assert world.run(restatement).success
-    stored = read_stored(world.store).sales
+    stored = read_stored(world.store, SPEC).target
     in_week = stored[stored["Date"] == week]
     assert len(in_week) == len(rows) and not stored.duplicated(["Store", "Dept", "Date"]).any()
     row = in_week[(in_week["Store"] == store_1) & (in_week["Dept"] == dept_1)]
@@ -99,10 +102,10 @@ def test_a_corrected_file_is_one_restatement(any_world, holdout):
     assert world.sense() == []
 
 
-def test_a_malformed_file_fails_its_run_keeps_the_stored_weeks_and_is_not_retried(any_world, holdout):
-    world, week = any_world, holdout.weeks[0]
+def test_a_malformed_file_fails_its_run_keeps_the_stored_partitions_and_is_not_retried(any_world, holdout):
+    world, week = any_world, holdout.partitions[0]
     drop(world, holdout, week)
-    rows = holdout.week_rows(week, "sales").copy()
+    rows = holdout.partition_rows(week, "sales").copy()
     rows.iloc[1, rows.columns.get_loc("Weekly_Sales")] = "lots"
     world.zone.put(f"{week}_sales.csv", csv_bytes(rows))
     before = snapshot(world.store)
@@ -117,43 +120,43 @@ def test_a_malformed_file_fails_its_run_keeps_the_stored_weeks_and_is_not_retrie
     assert world.sense() == []  # the same bad file is not requested again
     assert world.automate() == set()
 
-    world.zone.put(f"{week}_sales.csv", csv_bytes(holdout.week_rows(week, "sales")))  # the corrected upload
+    world.zone.put(f"{week}_sales.csv", csv_bytes(holdout.partition_rows(week, "sales")))  # the corrected upload
     [corrected] = world.sense()
     assert world.run(corrected).success
-    assert world.weeks()[-1] == week
+    assert world.partitions()[-1] == week
 
 
-def test_a_drop_holding_another_week_fails_naming_both_weeks(world, holdout):
-    week, other = holdout.weeks[0], holdout.weeks[1]
-    world.zone.put(f"{week}_sales.csv", csv_bytes(holdout.week_rows(other, "sales")))
+def test_a_drop_holding_another_partition_fails_naming_both(world, holdout):
+    week, other = holdout.partitions[0], holdout.partitions[1]
+    world.zone.put(f"{week}_sales.csv", csv_bytes(holdout.partition_rows(other, "sales")))
     before = snapshot(world.store)
     [request] = world.sense()
     result = world.run(request, raise_on_error=False)
     assert not result.success
     message = failure_message(result)
     assert (
-        f"{week}_sales.csv, line 2, column Date: found {other}, expected {week}: the file name says which week"
+        f"{week}_sales.csv, line 2, column Date: found {other}, expected {week}: the file name says which partition"
         in message
     )
     assert snapshot(world.store) == before
 
 
-def test_weeks_that_sort_earlier_but_arrive_later_are_requested(any_world, holdout):
+def test_partitions_that_sort_earlier_but_arrive_later_are_requested(any_world, holdout):
     world = any_world
-    drop(world, holdout, holdout.weeks[2])
+    drop(world, holdout, holdout.partitions[2])
     [last] = world.sense()
-    assert last.partition_key == holdout.weeks[2] and world.run(last).success
-    drop(world, holdout, holdout.weeks[0], holdout.weeks[1])
+    assert last.partition_key == holdout.partitions[2] and world.run(last).success
+    drop(world, holdout, holdout.partitions[0], holdout.partitions[1])
     requests = world.sense()
-    assert [r.partition_key for r in requests] == holdout.weeks[:2]
+    assert [r.partition_key for r in requests] == holdout.partitions[:2]
     for request in requests:
         assert world.run(request).success
-    assert world.weeks()[-3:] == holdout.weeks
-    assert world.automate() == {"encoded_series", "s3_datasets"}  # once for the three weeks
+    assert world.partitions()[-3:] == holdout.partitions
+    assert world.automate() == {"encoded_series", "s3_datasets"}  # once for the three partitions
 
 
 def test_the_same_bytes_uploaded_again_to_s3_do_nothing(s3_world, holdout):
-    world, week = s3_world, holdout.weeks[0]
+    world, week = s3_world, holdout.partitions[0]
     drop(world, holdout, week)
     assert len(world.sense()) == 1
     drop(world, holdout, week)  # a new LastModified, the same ETag
@@ -162,10 +165,14 @@ def test_the_same_bytes_uploaded_again_to_s3_do_nothing(s3_world, holdout):
 
 def test_bad_names_are_reported_and_never_requested(world, holdout):
     world.zone.put("sales_week_43.csv", b"Store,Dept,Date,Weekly_Sales,IsHoliday\n")
-    world.zone.put(f"{holdout.weeks[0]}_features.csv", csv_bytes(holdout.week_rows(holdout.weeks[0], "features")))
+    week = holdout.partitions[0]
+    world.zone.put(f"{week}_features.csv", csv_bytes(holdout.partition_rows(week, "features")))
     assert world.sense() == []
-    assert "rejected: sales_week_43.csv: not a weekly drop; expected YYYY-MM-DD_sales.csv" in world.skip_message
-    assert f"waiting: {holdout.weeks[0]}_features.csv waits for {holdout.weeks[0]}_sales.csv" in world.skip_message
+    assert (
+        "rejected: sales_week_43.csv: not a drop of a partition ('sales' is not a partition key as YYYY-MM-DD); "
+        "expected YYYY-MM-DD_sales.csv[.gz] or YYYY-MM-DD_features.csv[.gz]"
+    ) in world.skip_message
+    assert f"waiting: {week}_features.csv waits for {week}_sales.csv" in world.skip_message
     assert "sales_week_43.csv" in json.loads(world.sensor_cursor)["seen"]
     assert world.sense() == []
     assert "rejected" not in world.skip_message  # said once
@@ -177,8 +184,8 @@ def test_without_a_landing_zone_the_sensor_skips_saying_why(world):
     assert "no landing zone: set DEEPAR_LANDING" in result.skip_message
 
 
-def test_a_landing_run_reads_only_its_own_week_from_its_own_zone(world, holdout, tmp_path):
-    drop(world, holdout, holdout.weeks[0])
+def test_a_landing_run_reads_only_its_own_partition_from_its_own_zone(world, holdout, tmp_path):
+    drop(world, holdout, holdout.partitions[0])
     [request] = world.sense()
     elsewhere = SalesSource(location=world.source.location, landing=str(tmp_path / "other"))
     result = dg.materialize(
@@ -194,12 +201,61 @@ def test_a_landing_run_reads_only_its_own_week_from_its_own_zone(world, holdout,
     )
     wrong_week = dg.materialize(
         [raw_sales],
-        partition_key=holdout.weeks[1],
+        partition_key=holdout.partitions[1],
         tags=request.tags,
         resources=world.resources,
         instance=world.instance,
         raise_on_error=False,
     )
-    assert f"the run ingests the drop {holdout.weeks[0]}_sales.csv of the week {holdout.weeks[0]}, but targets" in (
+    first = holdout.partitions[0]
+    assert f"the run ingests the drop {first}_sales.csv of the partition {first}, but targets" in (
         failure_message(wrong_week)
     )
+
+
+def test_a_week_of_a_daily_dataset_lands_as_one_partition(tmp_path):
+    """store_item_demand's spec: daily rows in weekly (Monday) partitions, no related tables; a
+    drop named by its Monday holds the week's seven days."""
+    import numpy as np
+    import pandas as pd
+
+    from deepar_assets.assets.data import build_data_assets
+    from deepar_assets.domain.spec import load_spec
+    from deepar_assets.replay import hold_out, write_history
+    from deepar_assets.resources.storage import StorageResource
+    from deepar_assets.sensors.landing import build_landing_sensor
+    from deepar_assets_tests.conftest import materialize_partitions
+
+    spec = load_spec("store_item_demand")
+    days = pd.date_range("2013-01-01", "2013-02-10", freq="D")  # Tuesday to a Sunday: the last week is whole
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(
+        [(f"{d:%Y-%m-%d}", s, i, int(rng.poisson(20))) for d in days for s in (1, 2) for i in (7, 8)],
+        columns=["date", "store", "item", "sales"],
+    )
+    (tmp_path / "source").mkdir()
+    frame.to_csv(tmp_path / "source" / "train.csv", index=False)
+    holdout = hold_out(tmp_path / "source", 1, spec)
+    assert holdout.partitions == ["2013-02-04"]
+    history = write_history(holdout, tmp_path / "history")
+    raw, _, _ = build_data_assets(spec)
+    sensor = build_landing_sensor(spec, raw)
+    source = SalesSource(
+        dataset="store_item_demand", location=str(history), landing=str(tmp_path / "landing"), landing_settle_seconds=0
+    )
+    resources = {"source": source, "storage": StorageResource(location=str(tmp_path / "storage"))}
+    with dg.instance_for_test() as instance:
+        loaded = materialize_partitions([raw], "2012-12-31", "2013-01-28", resources=resources, instance=instance)
+        assert loaded.success
+        drop_partitions(holdout, source.landing_zone(), log=lambda line: None)
+        result = sensor(dg.build_sensor_context(instance=instance, resources={"source": source}))
+        [request] = result.run_requests
+        assert request.partition_key == "2013-02-04" and request.run_key.startswith("2013-02-04_sales.csv:")
+        run = dg.materialize(
+            [raw], partition_key="2013-02-04", tags=request.tags, resources=resources, instance=instance
+        )
+        assert run.success
+        metadata = run.asset_materializations_for_node("raw_sales")[0].metadata
+        assert metadata["rows"].value == 7 * 4 and metadata["last_period"].value == "2013-02-10"
+    stored = read_stored(resources["storage"].store(), spec).target
+    assert len(stored) == len(frame) and stored["date"].max() == pd.Timestamp("2013-02-10")

@@ -8,14 +8,17 @@ import time
 
 import pytest
 
-from deepar_assets.domain.kaggle import read_kaggle, read_sales
 from deepar_assets.domain.landing import DropRequest
+from deepar_assets.domain.reading import read_dataset, read_table
+from deepar_assets.domain.spec import load_spec
 from deepar_assets.errors import DataValidationError
 from deepar_assets.resources.source import SalesSource
-from deepar_assets.storage.landing import LandingZone, read_week_drop
+from deepar_assets.storage.landing import LandingZone, read_partition_drop
 from deepar_assets.storage.local import FolderStore
-from deepar_assets.storage.raw import write_weeks
+from deepar_assets.storage.raw import write_partitions
 from deepar_assets_tests.storage.conftest import BUCKET, PREFIX
+
+SPEC = load_spec("synthetic")
 
 
 def test_listings_carry_size_and_modification_time_and_s3_etags(any_store):
@@ -79,37 +82,79 @@ def test_an_s3_drop_error_names_the_drop_not_a_local_copy(make_s3_store, tmp_pat
     zone.put("2010-02-05_sales.csv", ("\n".join(lines[:5]) + "\n").encode())
     work = tmp_path / "work"
     with pytest.raises(DataValidationError) as caught:
-        zone.read("2010-02-05_sales.csv", read_sales, work)
+        zone.read("2010-02-05_sales.csv", lambda path: read_table(SPEC, SPEC.target, [path]), work)
     assert str(caught.value) == (
         f"s3://{BUCKET}/{PREFIX}/2010-02-05_sales.csv, line 4, column Weekly_Sales: found 'lots', expected a number"
     )
     assert list(work.iterdir()) == []  # the local copy is gone
 
 
-def test_a_drop_reads_its_week_features_stored_ahead_and_the_stored_store_attributes(tmp_path, small_source):
-    raw = read_kaggle(small_source)
-    weeks = sorted(raw.sales["Date"].unique())
+def _week_of(source, week: str) -> bytes:
+    rows = (source / "train.csv").read_text().splitlines()
+    return ("\n".join([rows[0], *[r for r in rows[1:] if r.split(",")[2] == week]]) + "\n").encode()
+
+
+def test_a_drop_reads_its_related_rows_stored_ahead_and_the_stored_metadata(tmp_path, small_source):
+    raw = read_dataset(SPEC, small_source)
+    weeks = [f"{w:%Y-%m-%d}" for w in sorted(raw.target["Date"].unique())]
     storage = FolderStore(tmp_path / "storage")
-    write_weeks(storage, raw, weeks[:10])
+    write_partitions(storage, raw, weeks[:10])
     zone = LandingZone(FolderStore(tmp_path / "landing"))
     week = weeks[10]
-    rows = (small_source / "train.csv").read_text().splitlines()
-    header, body = rows[0], [r for r in rows[1:] if r.split(",")[2] == f"{week:%Y-%m-%d}"]
-    zone.put(f"{week:%Y-%m-%d}_sales.csv", ("\n".join([header, *body]) + "\n").encode())
-    drop = DropRequest(week=f"{week:%Y-%m-%d}", sales_key=f"{week:%Y-%m-%d}_sales.csv")
-    week_raw = read_week_drop(zone, storage, drop, tmp_path / "work")
-    assert len(week_raw.sales) == len(body) == int((raw.sales["Date"] == week).sum())
-    assert week_raw.features["Date"].min() == week
-    assert week_raw.stores.equals(raw.stores)
+    zone.put(f"{week}_sales.csv", _week_of(small_source, week))
+    drop = DropRequest(partition=week, target_key=f"{week}_sales.csv")
+    week_raw = read_partition_drop(zone, storage, SPEC, drop, tmp_path / "work")
+    assert len(week_raw.target) == int((raw.target["Date"] == week).sum())
+    assert (week_raw.target["Date"] == week).all()
+    assert week_raw.related["features"]["Date"].min().strftime("%Y-%m-%d") == week
+    assert week_raw.metadata["stores"].equals(raw.metadata["stores"])
+    assert week_raw.source == zone.uri(f"{week}_sales.csv")
 
     empty = FolderStore(tmp_path / "nothing-stored")
     with pytest.raises(
-        DataValidationError, match=r"no store attributes to check it against: .*raw/stores\.parquet does not exist"
+        DataValidationError,
+        match=r"no stores attributes to check it against: .*raw/metadata/stores\.parquet does not exist",
     ):
-        read_week_drop(zone, empty, drop, tmp_path / "work")
-    # A stores.csv in the landing zone is read instead (and validated like the bulk file).
+        read_partition_drop(zone, empty, SPEC, drop, tmp_path / "work")
+    # A stores.csv in the landing zone is read instead (and validated like the source's file).
     zone.put("stores.csv", b"Store,Type,Size\n1,A,1000\n2,B,2000\n3,Z,3000\n")
     with pytest.raises(
         DataValidationError, match=rf"{tmp_path / 'landing' / 'stores.csv'}, line 4, column Type: found 'Z'"
     ):
-        read_week_drop(zone, storage, drop, tmp_path / "work")
+        read_partition_drop(zone, storage, SPEC, drop, tmp_path / "work")
+    zone.put("stores.csv.gz", b"")
+    with pytest.raises(DataValidationError, match=r"both stores\.csv and stores\.csv\.gz exist"):
+        read_partition_drop(zone, storage, SPEC, drop, tmp_path / "work")
+
+
+def test_a_daily_dataset_drop_of_a_week(tmp_path):
+    """store_item_demand's layout: daily rows, weekly (Monday) partitions, no related tables."""
+    import pandas as pd
+
+    spec = load_spec("store_item_demand")
+    days = pd.date_range("2013-01-01", "2013-01-20", freq="D")
+    rows = [
+        f"{d:%Y-%m-%d},{store},{item},{(i + store * item) % 9}"
+        for i, d in enumerate(days)
+        for store in (1, 2)
+        for item in (1, 2, 3)
+    ]
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "train.csv").write_text("date,store,item,sales\n" + "\n".join(rows) + "\n")
+    raw = read_dataset(spec, source)
+    storage = FolderStore(tmp_path / "storage")
+    assert write_partitions(storage, raw, ["2012-12-31", "2013-01-07"])["partitions"] == 2
+    zone = LandingZone(FolderStore(tmp_path / "landing"))
+    week = [r for r in rows if "2013-01-14" <= r[:10] <= "2013-01-20"]
+    zone.put("2013-01-14_sales.csv", ("date,store,item,sales\n" + "\n".join(week) + "\n").encode())
+    drop = DropRequest(partition="2013-01-14", target_key="2013-01-14_sales.csv")
+    got = read_partition_drop(zone, storage, spec, drop, tmp_path / "work")
+    assert len(got.target) == 7 * 6 and got.target["date"].min() == pd.Timestamp("2013-01-14")
+    zone.put("2013-01-14_sales.csv", ("date,store,item,sales\n" + "\n".join([*week, rows[0]]) + "\n").encode())
+    with pytest.raises(
+        DataValidationError,
+        match=r"2013-01-14_sales\.csv, line 44, column date: found 2013-01-01, expected a period from 2013-01-14 to "
+        r"2013-01-20",
+    ):
+        read_partition_drop(zone, storage, spec, drop, tmp_path / "work")

@@ -1,0 +1,201 @@
+"""backtest_report: the best model against baselines on the validation window and rolling origins."""
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from deepar_assets.assets.charts import backtest_chart, table
+from deepar_assets.assets.forecasting.common import (
+    BACKTESTS_PREFIX,
+    FORECAST_GROUP,
+    FORECASTS_PREFIX,
+    by_name,
+    history_periods,
+    model_context,
+    origin_key,
+    put_frame,
+)
+from deepar_assets.assets.forecasting.gate import require_passing_model
+from deepar_assets.constants import VALIDATION
+from deepar_assets.domain import backtest as bt
+from deepar_assets.domain import forecasting as fc
+from deepar_assets.domain.encoding import EncodedSeries
+from deepar_assets.engines.base import DatasetRef, RegisteredModel
+from deepar_assets.engines.inference import EVALUATED_PREDICTOR, forecaster, read_channel, refit_forecaster
+from deepar_assets.errors import ConfigurationError
+from deepar_assets.resources.storage import StorageResource
+from deepar_assets.resources.training import TrainingResource
+from deepar_assets.storage.base import ObjectStore
+
+
+class BacktestConfig(dg.Config):
+    baselines: list[str] = Field(
+        default=["AutoETS", "MSTL"],
+        description=f"Statistical baselines besides seasonal naive (always in), from statsforecast: {', '.join(bt.STATISTICAL_BASELINES)} "
+        "(AutoETS without a season, MSTL: the spec's season + AutoETS trend, AutoTheta).",
+    )
+    rolling_origins: int = Field(
+        default=1,
+        description="Forecast origins: 1 scores the validation window only (the evaluated model, trained to T - h); "
+        "more add earlier origins, each with the model's hyperparameters retrained on the history before it (local engine).",
+    )
+    origin_step: int = Field(default=0, description="Periods between rolling origins (0: prediction_length).")
+    publish_baseline_for_losers: bool = Field(
+        default=False,
+        description="Also publish the best baseline's forecast of the next prediction_length periods for exactly the series "
+        "where DeepAR loses to it: forecasts/<model id>/<T>/baseline_for_losers.csv and .parquet.",
+    )
+    listed_series: int = Field(default=25, description="Rows of the losers and per-id tables in the UI.")
+    workers: int = Field(default=0, description="Processes fitting the statistical baselines (0: one per core).")
+
+
+@dataclass
+class BacktestReport:
+    model_id: str
+    best_baseline: str
+    overall: pd.DataFrame
+    breakdowns: dict[str, pd.DataFrame]  # column (attribute or id) → scores per value
+    losers: pd.DataFrame
+    uris: dict[str, str]
+
+
+@dg.asset(group_name=FORECAST_GROUP, backfill_policy=dg.BackfillPolicy.single_run())
+def backtest_report(
+    context: dg.AssetExecutionContext,
+    config: BacktestConfig,
+    best_model: RegisteredModel,
+    encoded_series: EncodedSeries,
+    s3_datasets: DatasetRef,
+    storage: StorageResource,
+    training: TrainingResource,
+) -> dg.Output[BacktestReport]:
+    """The best model against baselines on the validation window (and on rolling origins when
+    configured): seasonal naive and statsforecast's models, with the spec's season. WMAE (the
+    spec's period weights; plain MAE without), mean wQuantileLoss, RMSE, MASE and the coverage
+    of the 80 % interval, overall and by every categorical attribute and id column, and the
+    series where DeepAR loses to the best baseline (optionally with the baseline's forecast
+    published for exactly those series). backtests/<model id>/…"""
+    require_passing_model(context, best_model)
+    unknown = [b for b in config.baselines if b not in bt.STATISTICAL_BASELINES]
+    if unknown:
+        raise ConfigurationError(
+            f"backtest_report.baselines: unknown {unknown}; choose from {list(bt.STATISTICAL_BASELINES)}"
+        )
+    if config.rolling_origins < 1 or config.origin_step < 0:
+        raise ConfigurationError(
+            f"backtest_report: rolling_origins must be at least 1 and origin_step 0 or more (got {config.rolling_origins}, {config.origin_step})"
+        )
+    ctx = model_context(best_model, s3_datasets, storage, training)
+    h, freq = ctx.dataset.prediction_length, ctx.encoding.freq
+    workers = config.workers or os.cpu_count() or 1
+    validation = read_channel(ctx.store, ctx.dataset, VALIDATION)
+    windows = []
+    for k in range(config.rolling_origins):
+        drop = k * (config.origin_step or h)
+        records = bt.origin_records(validation, drop, h)
+        if not records:
+            context.log.warning(
+                f"origin {k + 1}: no series has history {drop + h} periods before T; stopping at {k} origin(s)"
+            )
+            break
+        if k == 0:
+            model = forecaster(ctx.engine, best_model, ctx.dataset, which=EVALUATED_PREDICTOR, log=context.log.info)
+        else:
+            model = refit_forecaster(
+                ctx.engine, best_model, ctx.dataset, [bt.cut_record(r, h) for r in records], log=context.log.info
+            )
+        window = bt.build_window(records, h, ctx.encoding, model.predict(records, cut=h), config.baselines, workers)
+        context.log.info(
+            f"origin {window.origins[0]}: "
+            + ", ".join(f"{m}={v:.4g}" for m, v in window.scores()[bt.GATE_METRIC].items())
+        )
+        windows.append(window)
+    window = bt.Window.stack(windows)
+    overall = window.scores()
+    best = bt.best_baseline(overall)
+    breakdowns = bt.breakdowns(window)
+    losing = bt.losers(window, best)
+    prefix = f"{BACKTESTS_PREFIX}/{best_model.model_id}"
+    uris = {}
+    tables = {"overall": overall.reset_index(), **{by_name(c): f for c, f in breakdowns.items()}, "losers": losing}
+    for name, frame in tables.items():
+        uris[name] = put_frame(ctx.store, prefix, name, frame, freq)["csv"]
+    report = {
+        "model_id": best_model.model_id,
+        "data_version": ctx.dataset.version,
+        "origins": sorted(set(window.origins.tolist())),
+        "prediction_length": h,
+        "best_baseline": best,
+        "gate_metric": bt.GATE_METRIC,
+        "weighting": bt.weighting(ctx.encoding),
+        "breakdowns": list(breakdowns),
+        "overall": json.loads(overall.to_json(orient="index")),
+        "losers": len(losing),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    ctx.store.put_bytes(f"{prefix}/report.json", json.dumps(report, indent=1).encode())
+    uris["report"] = ctx.store.uri(f"{prefix}/report.json")
+    extra: dict[str, Any] = {}
+    if config.publish_baseline_for_losers and len(losing):
+        published = _publish_baseline(ctx.store, encoded_series, best_model.model_id, best, losing, h, workers)
+        uris.update({f"baseline_for_losers_{k}": v for k, v in published.items()})
+        extra["baseline_for_losers_uri"] = dg.MetadataValue.path(published["csv"])
+        context.log.info(
+            f"published {best}'s forecast for the {len(losing)} series where DeepAR loses: {published['csv']}"
+        )
+    by = {
+        by_name(c): table(
+            f.sort_values("deepar_vs_best_baseline_pct", ascending=False) if "deepar_vs_best_baseline_pct" in f else f,
+            config.listed_series,
+            freq,
+        )
+        for c, f in breakdowns.items()
+    }
+    history = history_periods(0, encoded_series, h)
+    return dg.Output(
+        BacktestReport(best_model.model_id, best, overall, breakdowns, losing, uris),
+        metadata={
+            "model_id": best_model.model_id,
+            "origins": dg.MetadataValue.json(report["origins"]),
+            "series": window.series,
+            "best_baseline": best,
+            "weighting": report["weighting"],
+            f"DeepAR {bt.GATE_METRIC}": float(overall.loc[bt.DEEPAR, bt.GATE_METRIC]),
+            f"{best} {bt.GATE_METRIC}": float(overall.loc[best, bt.GATE_METRIC]),
+            "overall": table(overall.reset_index()),
+            **by,
+            "series_where_deepar_loses": len(losing),
+            "losers": table(losing, config.listed_series, freq),
+            "report_uri": dg.MetadataValue.path(uris["report"]),
+            "chart": backtest_chart(window, windows[0], best, breakdowns, freq, history),
+            **extra,
+        },
+    )
+
+
+def _publish_baseline(
+    store: ObjectStore,
+    encoded: EncodedSeries,
+    model_id: str,
+    baseline: str,
+    losing: pd.DataFrame,
+    h: int,
+    workers: int = 1,
+) -> dict[str, str]:
+    """``baseline``'s forecast of the h periods after T for the series in ``losing``."""
+    freq, ids = encoded.spec.frequency, encoded.spec.ids
+    dates = fc.forecast_dates(encoded, h)
+    rows = fc.rows_matching(encoded.keys, losing, ids)
+    histories = [encoded.target[i, int(encoded.first[i]) : encoded.n_history] for i in rows]
+    result = bt.baseline_forecasts(histories, h, baseline, fc.season_of(encoded), workers=workers)
+    keys = encoded.keys.iloc[rows].reset_index(drop=True)
+    frame = fc.forecast_frame(keys, dates, result.forecast, encoded.spec.time)
+    frame.insert(len(keys.columns), "model", baseline)
+    prefix = f"{FORECASTS_PREFIX}/{model_id}/{origin_key(encoded.last_period, freq)}"
+    return put_frame(store, prefix, "baseline_for_losers", frame, freq)

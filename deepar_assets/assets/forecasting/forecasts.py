@@ -1,0 +1,129 @@
+"""forecasts: every series' forecast after T, decoded to the spec's ids and attributes."""
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from deepar_assets.assets.charts import forecast_chart, table
+from deepar_assets.assets.forecasting.common import (
+    FORECAST_GROUP,
+    FORECASTS_PREFIX,
+    history_periods,
+    model_context,
+    origin_key,
+    put_frame,
+)
+from deepar_assets.assets.forecasting.gate import require_passing_model
+from deepar_assets.domain import forecasting as fc
+from deepar_assets.domain.encoding import EncodedSeries
+from deepar_assets.domain.spec import periods
+from deepar_assets.engines.base import DatasetRef, RegisteredModel
+from deepar_assets.engines.inference import forecaster
+from deepar_assets.resources.storage import StorageResource
+from deepar_assets.resources.training import TrainingResource
+
+
+class ForecastConfig(dg.Config):
+    chart_series: int = Field(
+        default=3,
+        description="Series drawn as fan charts beside the total (the largest, the median "
+        "one, the largest expected change, …).",
+    )
+    charthistory_periods: int = Field(
+        default=0,
+        description="Periods of history drawn before the forecast in the charts "
+        "(0: a season or three horizons, whichever is longer).",
+    )
+    change_rows: int = Field(
+        default=10, description="Rows of the table of the largest expected changes vs one season earlier."
+    )
+
+
+@dataclass
+class ForecastSet:
+    """What ``forecasts`` publishes: where the files are, and the forecast table itself."""
+
+    model_id: str
+    origin: str  # T, the last observed period
+    uris: dict[str, str]
+    frame: pd.DataFrame = field(repr=False)
+    skipped: pd.DataFrame = field(repr=False)
+
+
+@dg.asset(group_name=FORECAST_GROUP, backfill_policy=dg.BackfillPolicy.single_run())
+def forecasts(
+    context: dg.AssetExecutionContext,
+    config: ForecastConfig,
+    best_model: RegisteredModel,
+    encoded_series: EncodedSeries,
+    s3_datasets: DatasetRef,
+    storage: StorageResource,
+    training: TrainingResource,
+) -> dg.Output[ForecastSet]:
+    """For every series, the prediction_length periods after the last observed period T,
+    decoded to the spec's ids and categorical attributes, with the mean and the quantiles p10 …
+    p90, from the known-ahead features of those periods: forecasts/<model id>/<T>/forecasts.csv
+    and .parquet. Series the model cannot embed (a category value it never saw) are listed, not
+    forecast. Refuses a model that failed the beats_seasonal_naive check."""
+    require_passing_model(context, best_model)
+    ctx = model_context(best_model, s3_datasets, storage, training)
+    h, freq = ctx.dataset.prediction_length, encoded_series.spec.frequency
+    inputs = fc.forecast_inputs(encoded_series, ctx.encoding, h)
+    if not inputs.records:
+        reason = inputs.skipped["reason"].iloc[0] if len(inputs.skipped) else "no series"
+        raise dg.Failure(
+            description=f"model {best_model.model_id} can forecast none of the {encoded_series.n_series} series: {reason}"
+        )
+    if len(inputs.skipped):
+        context.log.warning(
+            f"{len(inputs.skipped)} series cannot be forecast by {best_model.model_id}: {inputs.skipped.head(5).to_dict('records')}"
+        )
+    origin = periods.format_period(inputs.origin, freq)
+    context.log.info(
+        f"forecasting {len(inputs.records)} series, {h} periods after {origin}, with {best_model.model_id}"
+    )
+    arrays = forecaster(ctx.engine, best_model, ctx.dataset, log=context.log.info).predict(inputs.records)
+    frame = fc.forecast_frame(inputs.keys, inputs.dates, arrays, fc.time_column(ctx.encoding, encoded_series.spec))
+    prefix = f"{FORECASTS_PREFIX}/{best_model.model_id}/{origin_key(inputs.origin, freq)}"
+    uris = put_frame(ctx.store, prefix, "forecasts", frame, freq)
+    if len(inputs.skipped):
+        ctx.store.put_bytes(f"{prefix}/skipped.csv", fc.to_csv_bytes(inputs.skipped, freq))
+        uris["skipped"] = ctx.store.uri(f"{prefix}/skipped.csv")
+    summary = {
+        "dataset": encoded_series.spec.name,
+        "model_id": best_model.model_id,
+        "model_data_version": ctx.dataset.version,
+        "data_version": s3_datasets.version,
+        "last_observed_period": origin,
+        "periods": [periods.format_period(d, freq) for d in inputs.dates],
+        "series": len(inputs.records),
+        "skipped": len(inputs.skipped),
+        "columns": list(frame.columns),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    ctx.store.put_bytes(f"{prefix}/summary.json", json.dumps(summary, indent=1).encode())
+    changes = fc.changes_vs_last_season(encoded_series, inputs.series, inputs.keys, arrays["mean"])
+    history = history_periods(config.charthistory_periods, encoded_series, h)
+    return dg.Output(
+        ForecastSet(best_model.model_id, origin, uris, frame, inputs.skipped),
+        metadata={
+            "dataset": encoded_series.spec.name,
+            "model_id": best_model.model_id,
+            "model_data_version": ctx.dataset.version,
+            "last_observed_period": origin,
+            "forecast_periods": f"{summary['periods'][0]}..{summary['periods'][-1]}",
+            "series": len(inputs.records),
+            "series_skipped": len(inputs.skipped),
+            **({"skipped": table(inputs.skipped, 20, freq)} if len(inputs.skipped) else {}),
+            "rows": len(frame),
+            "total_forecast_mean": round(float(arrays["mean"].sum()), 2),
+            "csv_uri": dg.MetadataValue.path(uris["csv"]),
+            "parquet_uri": dg.MetadataValue.path(uris["parquet"]),
+            "fan_chart": forecast_chart(encoded_series, inputs, arrays, changes, config.chart_series, history),
+            "largest_changes_vs_last_season": table(changes, config.change_rows, freq),
+        },
+    )
