@@ -121,7 +121,14 @@ def recorded(aws_env, tmp_path, small_source) -> set[str]:
     tuning = TuningResult("sagemaker", TUNING.objective_metric, TUNING, new, [], run_id=launch.name)
     model = engine.register_best(tuning, print)
     # Forecasts: a batch transform job of that model (moto's complete at once).
-    engine.transform(model.model_id, f"s3://{BUCKET}/{PREFIX}/forecasts/in/data.json", f"s3://{BUCKET}/{PREFIX}/forecasts/out", "d", 50, print)
+    engine.transform(
+        model.model_id,
+        f"s3://{BUCKET}/{PREFIX}/forecasts/in/data.json",
+        f"s3://{BUCKET}/{PREFIX}/forecasts/out",
+        "d",
+        50,
+        print,
+    )
 
     # Stubber: followed to completion with its trials listed; stopped when interrupted.
     stubbed = SageMakerEngine(recorder.attach(stubbed_client()), cards, SageMakerSettings(**base))
@@ -145,8 +152,13 @@ def recorded(aws_env, tmp_path, small_source) -> set[str]:
             stopped.tune(old, DEFAULT_SEARCH_SPACE, TUNING, print)
     transform = engine_module.transform_job_name("deepar-m", "d")
     with Stubber(stopped.client) as stub:  # a batch transform job stopped when interrupted
-        stub.add_client_error("describe_transform_job", "ValidationException", f"Could not find transform job '{transform}'.")
-        stub.add_response("create_transform_job", {"TransformJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:transform-job/{transform}"})
+        stub.add_client_error(
+            "describe_transform_job", "ValidationException", f"Could not find transform job '{transform}'."
+        )
+        stub.add_response(
+            "create_transform_job",
+            {"TransformJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:transform-job/{transform}"},
+        )
         stub.add_response(
             "describe_transform_job",
             {

@@ -94,7 +94,13 @@ class LocalForecaster(Forecaster):
         return self.engine.forecast(self.predictor, self.dataset, records, self.seed, cut)
 
 
-def forecaster(engine: TrainingEngine, model: RegisteredModel, dataset: DatasetRef, which: str = FORECASTING_PREDICTOR, log: Log = print) -> Forecaster:
+def forecaster(
+    engine: TrainingEngine,
+    model: RegisteredModel,
+    dataset: DatasetRef,
+    which: str = FORECASTING_PREDICTOR,
+    log: Log = print,
+) -> Forecaster:
     """A forecaster for ``model``: ``which`` picks the local engine's forecasting model (refit to
     T) or its evaluated one (trained to T − h); SageMaker has one model per registration."""
     if model.card.get("engine") != engine.name:
@@ -111,7 +117,9 @@ def forecaster(engine: TrainingEngine, model: RegisteredModel, dataset: DatasetR
     raise ConfigurationError(f"no forecaster for the {engine.name} engine")
 
 
-def refit_forecaster(engine: TrainingEngine, model: RegisteredModel, dataset: DatasetRef, records: list[dict[str, Any]], log: Log = print) -> Forecaster:
+def refit_forecaster(
+    engine: TrainingEngine, model: RegisteredModel, dataset: DatasetRef, records: list[dict[str, Any]], log: Log = print
+) -> Forecaster:
     """The model's hyperparameters trained again on ``records`` (histories cut at an earlier
     origin), for a rolling backtest that never forecasts periods the model was trained on."""
     if engine.name != "local":
@@ -137,7 +145,9 @@ def read_channel(store: ObjectStore, dataset: DatasetRef, channel: str) -> list[
     from deepar_assets.domain.channels import parse_jsonl
 
     if channel not in dataset.channels:
-        raise ConfigurationError(f"dataset version {dataset.version} has no {channel} channel (it has {sorted(dataset.channels)})")
+        raise ConfigurationError(
+            f"dataset version {dataset.version} has no {channel} channel (it has {sorted(dataset.channels)})"
+        )
     key = dataset.channels[channel]
     data = read_verified(store, dataset.base, key, dataset.manifest)
     if key.endswith(".gz"):

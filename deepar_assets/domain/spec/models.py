@@ -53,7 +53,8 @@ class Table(_Strict):
         "Without a suffix, <file>.csv, <file>.csv.gz and <file>.parquet are looked for."
     )
     ignore: list[str] = Field(
-        default_factory=list, description="Columns of the file that are not used (other extra columns are warned about)."
+        default_factory=list,
+        description="Columns of the file that are not used (other extra columns are warned about).",
     )
 
     @field_validator("name")
@@ -344,8 +345,9 @@ class DatasetSpec(_Strict):
                 )
             clash = [a for a in table.attributes if a in ids or a in attributes or a in seen_cov]
             if clash:
-                raise ValueError(f"metadata[{i}] ({table.name}).attributes: {clash} clash with an id, covariate or "
-                                 "another attribute")
+                raise ValueError(
+                    f"metadata[{i}] ({table.name}).attributes: {clash} clash with an id, covariate or another attribute"
+                )
             attributes |= set(table.attributes)
         covs = self.covariate_columns()
         for name in self.covariates:

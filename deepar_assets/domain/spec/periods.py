@@ -78,7 +78,13 @@ def on_grid(stamps, alias: str) -> np.ndarray:
 
 def _on_offset(index: pd.DatetimeIndex, alias: str):
     text = normalize(alias)
-    midnight = (index.hour == 0) & (index.minute == 0) & (index.second == 0) & (index.nanosecond == 0) & (index.microsecond == 0)
+    midnight = (
+        (index.hour == 0)
+        & (index.minute == 0)
+        & (index.second == 0)
+        & (index.nanosecond == 0)
+        & (index.microsecond == 0)
+    )
     if text == "h":
         return (index.minute == 0) & (index.second == 0) & (index.microsecond == 0) & (index.nanosecond == 0)
     if text == "D":
