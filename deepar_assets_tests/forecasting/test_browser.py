@@ -209,5 +209,5 @@ def test_forecasts_latest_materialization_shows_its_fan_chart(ui, page):
     assert complete and width >= 400 and height >= 400, (width, height)
     page.screenshot(path=str(ARTIFACTS / "forecasts_fan_chart.png"))
     page.keyboard.press("Escape")
-    page.get_by_text("largest_changes_vs_last_year", exact=True).first.wait_for()
+    page.get_by_text("largest_changes_vs_last_season", exact=True).first.wait_for()
     assert (ARTIFACTS / "forecasts_fan_chart.png").stat().st_size > 20_000
