@@ -337,7 +337,7 @@ def _python(values: np.ndarray) -> list[Any]:
 
 
 def _describe(keys: pd.DataFrame, row: int, columns: list[str]) -> str:
-    """``Store=1, Dept=5``: a series' key values, as in the files."""
+    """``shop=1, sku=5``: a series' key values, as in the files."""
     return ", ".join(f"{c}={_python(keys[c].to_numpy()[row : row + 1])[0]!r}" for c in columns)
 
 

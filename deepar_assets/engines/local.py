@@ -503,18 +503,18 @@ class LocalEngine(TrainingEngine):
         refit = None
         try:
             began = time.monotonic()
+            refit_args = (
+                self.work_dir,
+                dataset,
+                validation,
+                best.hyperparameters,
+                tuning.settings,
+                seed,
+                scratch / PREDICTOR_DIR,
+            )
             if parallel:  # the refit needs nothing from the evaluation: run it at the same time
                 log("refitting on every period up to T (the validation channel) in a second process")
-                refit = _spawn(
-                    _fit_to_folder,
-                    self.work_dir,
-                    dataset,
-                    validation,
-                    best.hyperparameters,
-                    tuning.settings,
-                    seed,
-                    scratch / PREDICTOR_DIR,
-                )
+                refit = _spawn(_fit_to_folder, *refit_args)
             log(
                 f"training the best hyperparameters (trial {best.number} of {tuning.run_id}) on the test channel: {best.hyperparameters}"
             )
@@ -530,15 +530,7 @@ class LocalEngine(TrainingEngine):
             )
             if refit is None:
                 log("refitting on every period up to T (the validation channel) for forecasting")
-                _fit_to_folder(
-                    self.work_dir,
-                    dataset,
-                    validation,
-                    best.hyperparameters,
-                    tuning.settings,
-                    seed,
-                    scratch / PREDICTOR_DIR,
-                )
+                _fit_to_folder(*refit_args)
             else:
                 refit.join()
                 if refit.exitcode != 0:

@@ -627,7 +627,7 @@ def format_value(value, fmt: str = ISO_DATE) -> str:
 
 
 def describe(frame: pd.DataFrame, row: int, columns: list[str] | tuple[str, ...]) -> str:
-    """``Store 2, Dept 7`` for the key values of one row."""
+    """``shop 2, sku 7`` for the key values of one row."""
     return ", ".join(f"{c} {format_value(frame[c].iat[row])}" for c in columns)
 
 

@@ -67,7 +67,7 @@ class Table(_Strict):
 
 class TargetTable(Table):
     name: str = "sales"
-    ids: list[str] = Field(min_length=1, description="The series-id columns, e.g. [Store, Dept].")
+    ids: list[str] = Field(min_length=1, description="The series-id columns, e.g. [shop, sku].")
     id_types: dict[str, IdType] = Field(
         default_factory=dict, description="int or string per id column (default string)."
     )
