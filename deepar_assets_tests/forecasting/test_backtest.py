@@ -16,6 +16,7 @@ from deepar_assets.domain import metrics
 from deepar_assets.domain.baselines import seasonal_naive
 from deepar_assets.domain.encoding import CatSpec, Encoding
 from deepar_assets.domain.spec import load_spec
+from deepar_assets.errors import TrainingError
 
 H = 4
 SEASON = 52  # the histories below have a 52-period season
@@ -56,6 +57,47 @@ def test_statistical_baselines_fit_each_series_and_fall_back_where_they_cannot(n
     np.testing.assert_array_equal(forecast["mean"][2], seasonal_naive(histories[2], H, SEASON))
     # A model fitted on a level of 1000 forecasts around it.
     assert 600 < forecast["mean"][0].mean() < 1500
+
+
+def test_a_baseline_that_fits_no_series_is_an_error_naming_it_and_the_reasons():
+    histories = [np.array([5.0, 6.0]), np.array([np.nan, 1.0, 2.0])]
+    with pytest.raises(
+        TrainingError, match=r"baseline AutoETS could not fit any of the 2 series.*tiny datasets.*\(2 series\)"
+    ):
+        bt.baseline_forecasts(histories, H, "AutoETS", SEASON)
+    allowed = bt.baseline_forecasts(histories, H, "AutoETS", SEASON, all_may_fall_back=True)
+    assert allowed.fallbacks == [0, 1] and list(allowed.reason_counts().values()) == [2]
+    assert bt.baseline_forecasts([], H, "AutoETS", SEASON).forecast["mean"].shape == (0, H)  # nothing to fit
+
+
+def test_a_window_reports_the_series_each_baseline_could_not_fit_by_reason():
+    """A series too short for the statistical models: their rows are seasonal naive's, and the
+    window says so per model (series, forecasts, reasons), also once stacked over origins."""
+    records = [*_monthly_records(), {"start": "2018-07-01 00:00:00", "target": np.arange(6.0) + 1, "cat": [1, 1]}]
+    deepar = {"mean": np.zeros((3, H)), **{k: np.zeros((3, H)) for k in bt.quantile_keys()}}
+    window = bt.build_window(records, H, _monthly_encoding(), deepar, ["AutoETS", "MSTL"])
+    report = window.fallback_report()
+    assert set(report) == {"AutoETS", "MSTL"}
+    for name, fell in report.items():
+        assert {k: v for k, v in fell.items() if k != "reasons"} == {
+            "series": 1,
+            "of_series": 3,
+            "forecasts": 1,
+            "of_forecasts": 3,
+        }
+        [(reason, count)] = fell["reasons"].items()
+        assert count == 1 and "tiny datasets" in reason
+        np.testing.assert_array_equal(window.forecasts[name]["mean"][2], window.forecasts[bt.SEASONAL_NAIVE]["mean"][2])
+        assert window.fallbacks[name].tolist() == ["", "", reason]
+    stacked = bt.Window.stack([window, window.rows(np.array([True, True, False]))])
+    assert stacked.fallback_report()["AutoETS"] | {"reasons": None} == {
+        "series": 1,
+        "of_series": 3,
+        "forecasts": 1,
+        "of_forecasts": 5,
+        "reasons": None,
+    }
+    assert bt.Window.stack([window.rows(np.array([True, True, False]))]).fallback_report() == {}
 
 
 def test_unknown_baseline_is_refused():

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 from pydantic import Field
 
@@ -117,6 +118,11 @@ def backtest_report(
         )
         windows.append(window)
     window = bt.Window.stack(windows)
+    fallbacks = window.fallback_report()
+    for name, fell in fallbacks.items():
+        context.log.warning(
+            f"{name} could not fit every series; seasonal naive stands in for them: {_fallback_text(fell)}"
+        )
     overall = window.scores()
     best = bt.best_baseline(overall)
     breakdowns = bt.breakdowns(window)
@@ -137,13 +143,19 @@ def backtest_report(
         "breakdowns": list(breakdowns),
         "overall": json.loads(overall.to_json(orient="index")),
         "losers": len(losing),
+        "baseline_fallbacks": fallbacks,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     ctx.store.put_bytes(f"{prefix}/report.json", json.dumps(report, indent=1).encode())
     uris["report"] = ctx.store.uri(f"{prefix}/report.json")
     extra: dict[str, Any] = {}
     if config.publish_baseline_for_losers and len(losing):
-        published = _publish_baseline(ctx.store, encoded_series, best_model.model_id, best, losing, h, workers)
+        published, fell = _publish_baseline(ctx.store, encoded_series, best_model.model_id, best, losing, h, workers)
+        if fell:
+            context.log.warning(
+                f"{best} could not fit {sum(fell.values())} of the {len(losing)} series where DeepAR loses; their rows "
+                f"in baseline_for_losers are seasonal naive's, with model seasonal_naive: {fell}"
+            )
         uris.update({f"baseline_for_losers_{k}": v for k, v in published.items()})
         extra["baseline_for_losers_uri"] = dg.MetadataValue.path(published["csv"])
         context.log.info(
@@ -171,6 +183,7 @@ def backtest_report(
             "overall": table(overall.reset_index()),
             **by,
             "series_where_deepar_loses": len(losing),
+            "baseline_fallbacks": dg.MetadataValue.json(fallbacks),
             "losers": table(losing, config.listed_series, freq),
             "report_uri": dg.MetadataValue.path(uris["report"]),
             "chart": backtest_chart(window, windows[0], best, breakdowns, freq, history),
@@ -187,15 +200,30 @@ def _publish_baseline(
     losing: pd.DataFrame,
     h: int,
     workers: int = 1,
-) -> dict[str, str]:
-    """``baseline``'s forecast of the h periods after T for the series in ``losing``."""
+) -> tuple[dict[str, str], dict[str, int]]:
+    """``baseline``'s forecast of the h periods after T for the series in ``losing``: the
+    stored tables' URIs, and why ``baseline`` could not fit some series (reason → series;
+    their rows are seasonal naive's, and say so in the ``model`` column)."""
     freq, ids = encoded.spec.frequency, encoded.spec.ids
     dates = fc.forecast_dates(encoded, h)
     rows = fc.rows_matching(encoded.keys, losing, ids)
     histories = [encoded.target[i, int(encoded.first[i]) : encoded.n_history] for i in rows]
-    result = bt.baseline_forecasts(histories, h, baseline, fc.season_of(encoded), workers=workers)
+    result = bt.baseline_forecasts(
+        histories, h, baseline, fc.season_of(encoded), workers=workers, all_may_fall_back=True
+    )
     keys = encoded.keys.iloc[rows].reset_index(drop=True)
     frame = fc.forecast_frame(keys, dates, result.forecast, encoded.spec.time)
-    frame.insert(len(keys.columns), "model", baseline)
+    fell = np.zeros(len(rows), dtype=bool)
+    fell[result.fallbacks] = True
+    frame.insert(len(keys.columns), "model", np.repeat(np.where(fell, bt.SEASONAL_NAIVE, baseline), h))
     prefix = f"{FORECASTS_PREFIX}/{model_id}/{origin_key(encoded.last_period, freq)}"
-    return put_frame(store, prefix, "baseline_for_losers", frame, freq)
+    return put_frame(store, prefix, "baseline_for_losers", frame, freq), result.reason_counts()
+
+
+def _fallback_text(fell: dict[str, Any]) -> str:
+    """One model's fallbacks (an entry of :meth:`Window.fallback_report`) in words."""
+    reasons = "; ".join(f"{reason} ({count})" for reason, count in fell["reasons"].items())
+    return (
+        f"{fell['series']} of {fell['of_series']} series, {fell['forecasts']} of {fell['of_forecasts']} forecasts "
+        f"(series × origin): {reasons}"
+    )

@@ -4,6 +4,7 @@ models, one model per series, all with the spec's season length."""
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -56,25 +57,58 @@ class BaselineForecast:
     name: str
     forecast: dict[str, np.ndarray]
     fallbacks: list[int] = field(default_factory=list)  # series forecast by seasonal naive instead
-    errors: dict[int, str] = field(default_factory=dict)
+    errors: dict[int, str] = field(default_factory=dict)  # series → why the model could not fit it
+
+    def reason_counts(self) -> dict[str, int]:
+        """Why series fell back to seasonal naive: each reason with its number of series,
+        most frequent first."""
+        return dict(Counter(self.errors[i] for i in self.fallbacks).most_common())
+
+    def fallback_reasons(self, n: int) -> np.ndarray:
+        """(n,) per series, why it was forecast by seasonal naive instead ("" where the model's own)."""
+        out = np.full(n, "", dtype=object)
+        for i in self.fallbacks:
+            out[i] = self.errors.get(i, "unknown")
+        return out
 
 
 def baseline_forecasts(
-    histories: Sequence[np.ndarray], h: int, name: str, season: int, workers: int = 1
+    histories: Sequence[np.ndarray],
+    h: int,
+    name: str,
+    season: int,
+    workers: int = 1,
+    all_may_fall_back: bool = False,
 ) -> BaselineForecast:
     """One baseline for every series, with a season of ``season`` periods (the spec's season
     length). Seasonal naive gives a point forecast (every quantile is the point); statistical
     models give mean and quantiles from their prediction intervals. A series a statistical
-    model cannot fit (too short, degenerate) gets seasonal naive instead, and is listed in
-    ``fallbacks``. ``workers`` > 1 fits the series in that many processes (one model per
-    series either way, so the result is the same)."""
+    model cannot fit (too short, degenerate) gets seasonal naive instead, listed in
+    ``fallbacks`` with the reason in ``errors``. A model that fits none of the series is an
+    error, unless ``all_may_fall_back`` (the caller reports each fallback). ``workers`` > 1
+    fits the series in that many processes (one model per series either way, so the result
+    is the same)."""
     if name not in BASELINES:
         raise ConfigurationError(f"baseline {name!r}: choose from {list(BASELINES)}")
     if season < 1:
         raise ConfigurationError(f"baseline {name}: the season length must be at least 1, got {season}")
     n = len(histories)
     if workers > 1 and name != SEASONAL_NAIVE and n >= PARALLEL_FROM:
-        return _in_processes(histories, h, name, season, workers)
+        result = _in_processes(histories, h, name, season, workers)
+    else:
+        result = _fit(histories, h, name, season)
+    if n and len(result.fallbacks) == n and not all_may_fall_back:
+        reasons = "; ".join(f"{reason} ({count} series)" for reason, count in list(result.reason_counts().items())[:3])
+        raise TrainingError(
+            f"baseline {name} could not fit any of the {n} series, so its scores would be seasonal naive's: {reasons}. "
+            f"Leave {name} out of backtest_report's baselines, or backtest on longer histories"
+        )
+    return result
+
+
+def _fit(histories: Sequence[np.ndarray], h: int, name: str, season: int) -> BaselineForecast:
+    """:func:`baseline_forecasts` in this process, without the all-failed check."""
+    n = len(histories)
     naive = np.stack([seasonal_naive(history, h, season) for history in histories]) if n else np.zeros((0, h))
     if name == SEASONAL_NAIVE:
         return BaselineForecast(name, {"mean": naive, **{k: naive for k in quantile_keys()}})
@@ -108,7 +142,7 @@ def _in_processes(histories: Sequence[np.ndarray], h: int, name: str, season: in
     chunks = [list(histories[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     # spawn, not fork: the parent may hold torch's and Dagster's threads.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        parts = list(pool.map(baseline_forecasts, chunks, [h] * workers, [name] * workers, [season] * workers))
+        parts = list(pool.map(_fit, chunks, [h] * workers, [name] * workers, [season] * workers))
     merged = BaselineForecast(name, {k: np.concatenate([p.forecast[k] for p in parts]) for k in parts[0].forecast})
     for start, part in zip(bounds[:-1], parts, strict=True):
         merged.fallbacks.extend(int(start) + i for i in part.fallbacks)

@@ -9,7 +9,7 @@ spec's frequency (``encoding.freq``), never from a fixed step.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,8 @@ class Window:
     histories: list[np.ndarray]
     forecasts: dict[str, dict[str, np.ndarray]]  # model → mean/quantiles
     season: int  # the spec's season length, for MASE
+    # model → (rows,) why each row was forecast by seasonal naive instead ("" where by the model)
+    fallbacks: dict[str, np.ndarray] = field(default_factory=dict)
 
     def rows(self, mask: np.ndarray) -> Window:
         idx = np.flatnonzero(mask)
@@ -49,6 +51,7 @@ class Window:
             histories=[self.histories[i] for i in idx],
             forecasts={m: {k: v[idx] for k, v in f.items()} for m, f in self.forecasts.items()},
             season=self.season,
+            fallbacks={m: v[idx] for m, v in self.fallbacks.items()},
         )
 
     @staticmethod
@@ -68,12 +71,35 @@ class Window:
                 for m in models
             },
             season=windows[0].season,
+            fallbacks={
+                m: np.concatenate([w.fallbacks.get(m, np.full(len(w.keys), "", dtype=object)) for w in windows])
+                for m in dict.fromkeys(m for w in windows for m in w.fallbacks)
+            },
         )
 
     @property
     def series(self) -> int:
         """Distinct series (id combinations) in the window."""
         return int(self.keys[self.ids].drop_duplicates().shape[0]) if len(self.keys) else 0
+
+    def fallback_report(self) -> dict[str, dict[str, Any]]:
+        """Per model that forecast some rows by seasonal naive instead: the distinct series and
+        the forecasts (series × origin) concerned, out of how many, and each reason with its
+        number of forecasts, most frequent first. Empty when every model fitted every row."""
+        out: dict[str, dict[str, Any]] = {}
+        for model, reasons in self.fallbacks.items():
+            fell = np.asarray([bool(r) for r in reasons], dtype=bool)
+            if not fell.any():
+                continue
+            counts = pd.Series(reasons[fell]).value_counts()
+            out[model] = {
+                "series": int(self.keys.loc[fell, self.ids].drop_duplicates().shape[0]),
+                "of_series": self.series,
+                "forecasts": int(fell.sum()),
+                "of_forecasts": len(reasons),
+                "reasons": {str(k): int(v) for k, v in counts.items()},
+            }
+        return out
 
     def scores(self) -> pd.DataFrame:
         """One row per model, one column per metric."""
@@ -157,7 +183,9 @@ def build_window(
 ) -> Window:
     """DeepAR's forecast of the last ``h`` points of ``records`` beside seasonal naive and the
     given statistical baselines (fitted on each history, with the spec's season), the actuals,
-    each point's weight (``encoding.period_weights``) and the decoded keys."""
+    each point's weight (``encoding.period_weights``) and the decoded keys. A series a
+    statistical model cannot fit is forecast by seasonal naive in its row, and the reason kept
+    in ``fallbacks`` (see :meth:`Window.fallback_report`)."""
     season = int(encoding.season_length)
     targets = [np.asarray(r[FIELD_TARGET], dtype=np.float64) for r in records]
     histories = window_histories(targets, h)
@@ -170,8 +198,12 @@ def build_window(
     )
     decoded = [encoding.decode(r[FIELD_CAT]) for r in records]
     forecasts = {DEEPAR: dict(deepar)}
+    fallbacks: dict[str, np.ndarray] = {}
     for name in [SEASONAL_NAIVE, *baselines]:
-        forecasts[name] = baseline_forecasts(histories, h, name, season, workers=workers).forecast
+        fitted = baseline_forecasts(histories, h, name, season, workers=workers)
+        forecasts[name] = fitted.forecast
+        if name != SEASONAL_NAIVE:
+            fallbacks[name] = fitted.fallback_reasons(len(records))
     check_forecasts(forecasts, (len(records), h))
     return Window(
         keys=pd.DataFrame({name: [d[name] for d in decoded] for name in key_columns(encoding)}),
@@ -182,4 +214,5 @@ def build_window(
         histories=histories,
         forecasts=forecasts,
         season=season,
+        fallbacks=fallbacks,
     )
