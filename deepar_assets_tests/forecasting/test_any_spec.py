@@ -260,3 +260,11 @@ def test_kept_scenarios_are_read_back_and_an_unreadable_one_is_named(tmp_path):
     ):
         saved_scenarios(store)
     assert saved_scenarios(store, frozenset({"old"})) == {"cheaper": kept}  # given again in the run config: replaced
+    whole = json.dumps(kept.to_dict()).encode()
+    for name, broken in (("cut", whole[: len(whole) // 2]), ("list", b"[1, 2]"), ("binary", b"\xff\xfe{")):
+        store.put_bytes(f"scenarios/{name}/scenario.json", broken)
+        with pytest.raises(
+            ConfigurationError, match=rf"scenarios/{name}/scenario.json: a kept scenario that cannot be"
+        ):
+            saved_scenarios(store, frozenset({"old"}))
+        store.delete(f"scenarios/{name}/scenario.json")

@@ -213,6 +213,11 @@ def test_a_holiday_flag_is_switched_with_set_to(encoded):
         (Scenario("x", changes=(FeatureChange("IsHoliday", multiply=2),)), "IsHoliday is a 0/1 flag"),
         (Scenario("x", changes=(FeatureChange("CPI", multiply=float("nan")),)), "is not a finite number"),
         (Scenario("x y", changes=(FeatureChange("CPI", add=1),)), "a name is 1-64 letters"),
+        (Scenario("x\n", changes=(FeatureChange("CPI", add=1),)), "a name is 1-64 letters"),  # not a line end
+        (
+            Scenario("x", first_period="2010-03-05", changes=(FeatureChange("CPI", add=1),)),
+            "the last observed one); 2010-03-05 has passed",
+        ),
         (Scenario("x"), "changes nothing"),
         (Scenario("x", changes=(FeatureChange("AnyMarkDown", add=1),)), "AnyMarkDown is a 0/1 flag"),
         (Scenario("x", select={"Type": ["Z"]}, changes=(FeatureChange("CPI", add=1),)), "Type='Z' was not seen"),

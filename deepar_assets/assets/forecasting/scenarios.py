@@ -24,7 +24,7 @@ from deepar_assets.domain.encoding import EncodedSeries
 from deepar_assets.domain.spec import periods
 from deepar_assets.engines.base import DatasetRef, RegisteredModel
 from deepar_assets.engines.inference import forecaster
-from deepar_assets.errors import ConfigurationError
+from deepar_assets.errors import ConfigurationError, EncodingError
 from deepar_assets.resources.storage import StorageResource
 from deepar_assets.resources.training import TrainingResource
 from deepar_assets.storage.base import ObjectStore
@@ -133,13 +133,17 @@ def scenario_forecasts(
     combinations with no history (cold start, from their categories, features and peers).
     Shown against the baseline forecast as a table and a chart. Scenarios are kept
     (scenarios/<name>/scenario.json) and forecast again on every materialization; results under
-    scenarios/<name>/<model id>/<T>/."""
+    scenarios/<name>/<model id>/<T>/. A kept scenario the current model or data can no longer
+    run (its periods have passed, a feature the model lacks, …) is skipped and listed with the
+    reason in ``skipped_scenarios``; the others still run. One given in this run's config
+    fails the run instead."""
     require_passing_model(context, best_model)
     ctx = model_context(best_model, s3_datasets, storage, training)
     h, spec = ctx.dataset.prediction_length, encoded_series.spec
     given = [c.to_scenario() for c in config.scenarios]
     names = [s.name for s in given]
-    scenarios = saved_scenarios(ctx.store, frozenset(names)) if config.include_saved else {}
+    kept = saved_scenarios(ctx.store, frozenset(names)) if config.include_saved else {}
+    scenarios = dict(kept)
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise ConfigurationError(f"scenario_forecasts: scenario name(s) {duplicated} given more than once")
@@ -155,9 +159,20 @@ def scenario_forecasts(
     model = forecaster(ctx.engine, best_model, ctx.dataset, log=context.log.info)
     origin = origin_key(inputs.origin, spec.frequency)
     results: dict[str, ScenarioResult] = {}
+    skipped: dict[str, str] = {}
     for name in sorted(scenarios):
         scenario = scenarios[name]
-        frame = fc.run_scenario(scenario, encoded_series, inputs, ctx.encoding, model, best_model.model_id, h)
+        try:
+            frame = fc.run_scenario(scenario, encoded_series, inputs, ctx.encoding, model, best_model.model_id, h)
+        except (ConfigurationError, EncodingError) as exc:
+            if name not in kept:
+                raise  # given in this run's config: the run is wrong, not the past
+            skipped[name] = str(exc)
+            context.log.warning(
+                f"kept scenario {name} skipped: {exc}. It stays in {ctx.store.uri(f'{SCENARIOS_PREFIX}/{name}')}: give "
+                "it again in the run config (with periods in the horizon) to replace it, or delete the folder"
+            )
+            continue
         ctx.store.put_bytes(
             f"{SCENARIOS_PREFIX}/{name}/{SCENARIO_FILE}", json.dumps(scenario.to_dict(), indent=1).encode()
         )
@@ -169,12 +184,21 @@ def scenario_forecasts(
         context.log.info(f"scenario {name}: {summary}")
     frames = {name: r.frame for name, r in results.items()}
     time = fc.time_column(ctx.encoding, spec)
+    reported: dict[str, Any] = {
+        "model_id": best_model.model_id,
+        "last_observed_period": periods.format_period(inputs.origin, spec.frequency),
+        "scenarios": len(results),
+        "scenarios_skipped": len(skipped),
+        "skipped_scenarios": table(pd.DataFrame({"scenario": list(skipped), "reason": list(skipped.values())})),
+    }
+    if not results:
+        return dg.Output(
+            results, metadata={**reported, "how": "every kept scenario was skipped: see skipped_scenarios"}
+        )
     return dg.Output(
         results,
         metadata={
-            "model_id": best_model.model_id,
-            "last_observed_period": periods.format_period(inputs.origin, spec.frequency),
-            "scenarios": len(results),
+            **reported,
             "summary": table(pd.DataFrame([r.summary for r in results.values()])),
             "largest_differences": table(fc.series_differences(frames, list(inputs.keys.columns)), 20),
             "chart": scenario_chart(

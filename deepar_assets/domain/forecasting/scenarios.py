@@ -37,7 +37,7 @@ from deepar_assets.domain.forecasting.translate import to_raw, to_scaled
 from deepar_assets.domain.spec import DatasetSpec, periods
 from deepar_assets.errors import ConfigurationError
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # whole names: fullmatch
 CHANGEABLE = ("number", "bool", "derived")
 BINARY = ("bool", "derived")
 _KEYS = ("name", "description", "select", "first_period", "last_period", "changes", "new_series")
@@ -173,7 +173,7 @@ class Scenario:
         seen in training. Feature roles come from the spec the encoding records (``spec`` when
         it records none)."""
         where = f"scenario {self.name!r}"
-        if not _NAME.match(self.name):
+        if not _NAME.fullmatch(self.name):
             raise ConfigurationError(
                 f"{where}: a name is 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit (it names a folder)"
             )
@@ -228,9 +228,10 @@ class Scenario:
         hi = self._period(self.last_period, "last_period", freq) if self.last_period else last
         text = periods.format_period
         if lo < first or hi > last or lo > last or hi < first:
+            passed = f"; {text(lo, freq)} has passed" if lo < first else ""
             raise ConfigurationError(
                 f"scenario {self.name!r}: periods {text(lo, freq)}..{text(hi, freq)} reach outside the forecast horizon "
-                f"{text(first, freq)}..{text(last, freq)} (the {len(dates)} periods after the last observed one)"
+                f"{text(first, freq)}..{text(last, freq)} (the {len(dates)} periods after the last observed one){passed}"
             )
         if lo > hi:
             raise ConfigurationError(
