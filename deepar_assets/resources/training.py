@@ -53,6 +53,10 @@ class TrainingResource(dg.ConfigurableResource):
         default=None,
         description="SageMaker only: the execution role the training jobs assume (deploy/iam/). Unset: $SAGEMAKER_ROLE_ARN.",
     )
+    role_arn_in_model_card: bool = Field(
+        default=False,
+        description="SageMaker only: record the execution role's ARN in each model.json (off: it stays out of the card).",
+    )
     region_name: str | None = Field(
         default=None,
         description="SageMaker only: the AWS region. Unset: $AWS_REGION / $AWS_DEFAULT_REGION / the profile's.",
@@ -155,6 +159,7 @@ class TrainingResource(dg.ConfigurableResource):
             prices=dict(self.instance_prices),
             model_package_group=self.model_package_group,
             image_uri=self.image_uri,
+            role_arn_in_card=self.role_arn_in_model_card,
         )
 
     def sagemaker_client(self):

@@ -150,6 +150,62 @@ def test_time_freq_and_names():
     assert len(model_name_for("f" * 64, name, f"{name}-020-abcdef12")) <= 63
 
 
+NAME_CHECKS = """
+from deepar_assets.engines.sagemaker import model_name_for, tuning_job_name
+from deepar_assets.engines.sagemaker.transform import transform_job_name
+from deepar_assets.errors import ConfigurationError
+for make in (
+    lambda: tuning_job_name("v1_2012x", {"a": 1}),
+    lambda: tuning_job_name("0123456789abcdef", {"a": 1}, attempt=10**7),
+    lambda: model_name_for("v1.2012x", "t", "j"),
+    lambda: transform_job_name("m", "d", attempt=10 ** 40),
+):
+    try:
+        make()
+    except ConfigurationError as exc:
+        print(exc)
+    else:
+        raise SystemExit("accepted")
+"""
+
+
+def test_names_sagemaker_would_refuse_are_errors_even_under_python_O():
+    """The name checks are real errors, not asserts: ``python -O`` keeps them. Each names the
+    name, its length and what SageMaker takes."""
+    import subprocess
+    import sys
+
+    with pytest.raises(ConfigurationError, match=r"tuning job name 'deepar-v1_2012x-[0-9a-f]{8}' \(24 characters\)"):
+        tuning_job_name("v1_2012x", {"a": 1})
+    with pytest.raises(ConfigurationError, match=r"\(33 characters\): expected at most 32 characters"):
+        tuning_job_name("0123456789abcdef", {"a": 1}, attempt=10**7)  # deepar-01234567-<8>-10000000
+    done = subprocess.run([sys.executable, "-O", "-c", NAME_CHECKS], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(" name ")[0] for line in lines] == [
+        "SageMaker tuning job",
+        "SageMaker tuning job",
+        "SageMaker model",
+        "SageMaker transform job",
+    ]
+    assert "(33 characters): expected at most 32 characters" in lines[1] and "at most 63" in lines[3]
+
+
+def test_a_malformed_role_arn_is_refused_without_echoing_it():
+    secret = "AKIAIOSFODNN7EXAMPLE/wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    for value, problem in (
+        (secret, f"the value ({len(secret)} characters) does not start with arn:"),
+        ("arn:aws:iam::12345:role/x", "has no 12-digit account id"),
+        ("arn:aws:iam::123456789012:user/someone", "is an IAM ARN but not a role's"),
+        ("arn:aws:s3:::bucket", "is not an IAM ARN"),
+        ("arn:aws:iam::210987654321:role/private-name\n", "contains white space"),
+    ):
+        with pytest.raises(ConfigurationError, match="expected an IAM role ARN") as caught:
+            settings(role_arn=value)
+        assert problem in str(caught.value)
+        assert value.strip() not in str(caught.value)
+
+
 def test_fixed_ranges_are_static_hyperparameters(published):
     """Pure request building: a range with min == max (or one category) is a static
     hyperparameter, not a range; context_length left out is fixed at prediction_length."""
@@ -506,9 +562,12 @@ def test_register_best_creates_the_model_and_package_on_the_endpoint(dataset, sm
     assert "_tuning_objective_metric" not in card["hyperparameters"]
     assert card["data_version"] == dataset.version and card["tuning_run"] == launch.name
     assert model.details["model_arn"] == model.uri
+    assert ROLE not in json.dumps(card), "the execution role stays out of the card unless asked for"
 
-    again = moto_engine(sm, cards).register_best(tuning, lines.append)  # no group this time
+    # No group this time; the role in the card, as asked.
+    again = moto_engine(sm, cards, role_arn_in_card=True).register_best(tuning, lines.append)
     assert again.uri == model.uri and "already exists with these artifacts" in lines[-1]
+    assert json.loads(cards.get_bytes(f"models/{model.model_id}/model.json"))["sagemaker"]["role_arn"] == ROLE
     assert len(sm.list_models()["Models"]) == 1
 
 

@@ -48,7 +48,9 @@ def test_sagemaker_without_a_role_says_what_to_set(monkeypatch, tmp_path):
     with pytest.raises(ConfigurationError, match=expected):
         TrainingResource().engine(FolderStore(tmp_path))
     monkeypatch.setenv("SAGEMAKER_ROLE_ARN", "deepar-role")
-    with pytest.raises(ConfigurationError, match="'deepar-role': expected an IAM role ARN"):
+    with pytest.raises(
+        ConfigurationError, match=r"\(11 characters\) does not start with arn:; expected an IAM role ARN"
+    ):
         TrainingResource().engine(FolderStore(tmp_path))
 
 

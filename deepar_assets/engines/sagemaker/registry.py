@@ -128,7 +128,7 @@ class RegistryJobs:
                 "training_job": training_name,
                 "model_artifacts": artifacts,
                 "image_uri": image,
-                "role_arn": self.settings.role_arn,
+                **({"role_arn": self.settings.role_arn} if self.settings.role_arn_in_card else {}),
                 "model_package_group": self.settings.model_package_group,
                 "instance": f"{training.get('ResourceConfig', {}).get('InstanceCount', '?')} × {training.get('ResourceConfig', {}).get('InstanceType', '?')}",
             },

@@ -42,8 +42,8 @@ MAX_TUNING_NAME = 32  # SageMaker's limit for tuning job names
 MAX_MODEL_NAME = 63
 MAX_LAUNCH_ATTEMPTS = 9  # <name>, <name>-2 … <name>-9: new jobs after failed or stopped ones
 UNSEEN_POLLS = 5  # polls a just-created job may take to become visible to Describe
-NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
+NAME_PATTERN = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")  # whole names: fullmatch
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/\S+")  # fullmatch
 
 # On-demand USD per instance-hour of SageMaker *training* in us-east-1 (list prices; other
 # regions cost more or less, savings plans less). Override or extend with the training
@@ -90,11 +90,12 @@ class SageMakerSettings:
     prices: Mapping[str, float] = field(default_factory=dict)  # USD per instance-hour, over DEFAULT_PRICES
     model_package_group: str | None = None  # register best models in this group (created if missing)
     image_uri: str | None = None  # default: the region's DeepAR image, from the sagemaker SDK
+    role_arn_in_card: bool = False  # record the execution role's ARN in model.json (off: it stays out)
 
     def __post_init__(self) -> None:
-        if not _ROLE_ARN.match(self.role_arn or ""):
+        if not _ROLE_ARN.fullmatch(self.role_arn or ""):
             raise ConfigurationError(
-                f"SageMaker execution role {self.role_arn!r}: expected an IAM role ARN like "
+                f"SageMaker execution role: {_role_problem(self.role_arn or '')}; expected an IAM role ARN like "
                 "arn:aws:iam::123456789012:role/deepar-sagemaker-execution (set SAGEMAKER_ROLE_ARN)"
             )
         positive = {
@@ -127,16 +128,42 @@ class SageMakerSettings:
                 raise ConfigurationError(
                     f"SageMaker instance price of {instance}: expected USD per hour >= 0, got {price!r}"
                 )
-        for name in filter(
-            None, [self.model_package_group] + ([] if self.warm_start in ("none", "previous") else [self.warm_start])
-        ):
-            if not NAME_PATTERN.match(name):
-                raise ConfigurationError(
-                    f"SageMaker name {name!r}: only letters, digits and hyphens, starting with a letter or digit"
-                )
+        if self.model_package_group:
+            check_name(self.model_package_group, "model package group", MAX_MODEL_NAME)
+        if self.warm_start not in ("none", "previous"):
+            check_name(self.warm_start, "warm start tuning job", MAX_TUNING_NAME)
 
     def price_per_hour(self) -> float | None:
         return {**DEFAULT_PRICES, **self.prices}.get(self.instance_type)
+
+
+def _role_problem(value: str) -> str:
+    """What is wrong with a role ARN, without echoing it (a misplaced value may be a secret):
+    its length and, where it starts like an ARN, the part that is safe to show."""
+    if not value:
+        return "the value is empty"
+    if value != value.strip() or any(c.isspace() for c in value):
+        return f"the value ({len(value)} characters) contains white space"
+    if not value.startswith("arn:"):
+        return f"the value ({len(value)} characters) does not start with arn:"
+    parts = value.split(":", 5)
+    if len(parts) < 6 or not parts[1].startswith("aws") or parts[2] != "iam":
+        return f"the value ({len(value)} characters) is not an IAM ARN (arn:aws:iam::<account>:role/<name>)"
+    if not re.fullmatch(r"\d{12}", parts[4]):
+        return f"the value ({len(value)} characters) has no 12-digit account id after arn:<partition>:iam::"
+    return f"the value ({len(value)} characters) is an IAM ARN but not a role's (…:role/<name>)"
+
+
+def check_name(name: str, what: str, limit: int) -> str:
+    """``name``, if SageMaker accepts it as a ``what`` name: at most ``limit`` characters,
+    letters, digits and hyphens, starting and ending with a letter or digit. A real error,
+    not an ``assert`` (which ``python -O`` removes)."""
+    if len(name) > limit or not NAME_PATTERN.fullmatch(name):
+        raise ConfigurationError(
+            f"SageMaker {what} name {name!r} ({len(name)} characters): expected at most {limit} characters of "
+            f"letters, digits and hyphens, starting and ending with a letter or digit ({NAME_PATTERN.pattern})"
+        )
+    return name
 
 
 # -- the image, the names and the cost ----------------------------------------------------
@@ -180,14 +207,12 @@ def tuning_job_name(data_version: str, request: dict[str, Any], attempt: int = 1
     give the same name (so a rerun attaches to the job instead of paying twice); at most 32
     characters, as SageMaker requires."""
     name = f"{NAME_PREFIX}{data_version[:8]}-{digest_of(request)[:8]}" + (f"-{attempt}" if attempt > 1 else "")
-    assert len(name) <= MAX_TUNING_NAME and NAME_PATTERN.match(name), name
-    return name
+    return check_name(name, "tuning job", MAX_TUNING_NAME)
 
 
 def model_name_for(data_version: str, tuning_job: str, training_job: str) -> str:
     name = f"{NAME_PREFIX}{data_version[:8]}-{digest_of([tuning_job, training_job])[:8]}"
-    assert len(name) <= MAX_MODEL_NAME and NAME_PATTERN.match(name), name
-    return name
+    return check_name(name, "model", MAX_MODEL_NAME)
 
 
 @dataclass(frozen=True)

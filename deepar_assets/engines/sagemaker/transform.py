@@ -11,9 +11,9 @@ from deepar_assets.constants import QUANTILES
 from deepar_assets.engines.base import DatasetRef, Log
 from deepar_assets.engines.sagemaker.requests import (
     MAX_LAUNCH_ATTEMPTS,
-    NAME_PATTERN,
     NAME_PREFIX,
     UNSEEN_POLLS,
+    check_name,
     digest_of,
     error_text,
     is_missing,
@@ -136,8 +136,7 @@ def inference_config(num_samples: int, quantiles: tuple[float, ...] = QUANTILES)
 def transform_job_name(model_name: str, input_digest: str, attempt: int = 1) -> str:
     """The same model and input give the same name, so a rerun follows (or reuses) the job."""
     name = f"{NAME_PREFIX}{digest_of([model_name, input_digest])[:16]}" + (f"-{attempt}" if attempt > 1 else "")
-    assert len(name) <= MAX_TRANSFORM_NAME and NAME_PATTERN.match(name), name
-    return name
+    return check_name(name, "transform job", MAX_TRANSFORM_NAME)
 
 
 def build_transform_request(
