@@ -90,16 +90,23 @@ def mae(actual: np.ndarray, forecast: np.ndarray) -> float:
 
 
 def mase(actual: np.ndarray, forecast: np.ndarray, history: list[np.ndarray], season: int) -> float:
-    """Mean absolute scaled error: each series' MAE over the horizon divided by the MAE of its
-    seasonal naive forecast in sample (lag ``season``; lag 1 when the history is shorter),
-    averaged over the series where both are defined. ``season``: the spec's season length."""
+    """Mean absolute scaled error, aggregated over the series: the absolute errors of every
+    series over the horizon, summed, divided by the same number of each series' in-sample
+    seasonal naive errors (its mean absolute error at lag ``season``; lag 1 when the history is
+    shorter), summed. That is Σ_i Σ_t |y_it − ŷ_it| / Σ_i n_i·s_i, with n_i the observed
+    periods of series i and s_i its scale; a series whose scale is undefined or 0 is left out.
+
+    Each series' ratio counts in proportion to its scale, not equally: a mean of per-series
+    ratios would let a few near-constant series (a scale near 0) dominate it. Below 1, the
+    forecast's errors are smaller than seasonal naive's in-sample errors on these series, taken
+    together. ``season``: the spec's season length."""
     if int(season) < 1:
         raise ValueError(f"season must be at least 1 period, got {season}")
     season = int(season)
     actual = np.asarray(actual, dtype=np.float64)
     forecast = np.asarray(forecast, dtype=np.float64)
     _observed(actual, forecast)
-    scores = []
+    errors, scales = 0.0, 0.0
     for y, f, past in zip(actual, forecast, history, strict=True):
         mask = ~np.isnan(y)
         if not mask.any():
@@ -110,7 +117,8 @@ def mase(actual: np.ndarray, forecast: np.ndarray, history: list[np.ndarray], se
         scale = np.nanmean(naive_errors) if np.any(~np.isnan(naive_errors)) else np.nan
         if not np.isfinite(scale) or scale == 0:
             continue
-        scores.append(np.mean(np.abs(y[mask] - f[mask])) / scale)
-    if not scores:
+        errors += float(np.sum(np.abs(y[mask] - f[mask])))
+        scales += float(mask.sum()) * float(scale)
+    if not scales:
         raise TrainingError("MASE is undefined: no series has a usable in-sample naive error")
-    return float(np.mean(scores))
+    return errors / scales

@@ -92,6 +92,20 @@ def test_mase_uses_the_given_season(season):
         metrics.mase(y, f, history, season=0)
 
 
+def test_mase_is_aggregated_over_series_so_a_near_constant_one_does_not_dominate():
+    """Series a: in-sample lag-52 error 52, errors 2 + 0 over 2 periods (ratio 1/52). Series b
+    is nearly constant: lag-52 error 0.052, errors 1 + 1 (ratio 1/0.052 = 19.2). A mean of the
+    ratios would be about 9.6; aggregated, MASE = (2 + 2) / (2·52 + 2·0.052)."""
+    t = np.arange(60, dtype=float)
+    history = [t, 10 + 0.001 * t]
+    y = np.array([[60.0, 61.0], [10.060, 10.061]])
+    f = np.array([[62.0, 61.0], [11.060, 11.061]])
+    assert metrics.mase(y, f, history, season=52) == pytest.approx(4 / (2 * 52 + 2 * 0.052))
+    # A series with a missing actual counts its observed periods only: (2 + 1) / (2·52 + 1·0.052).
+    y[1, 1] = np.nan
+    assert metrics.mase(y, f, history, season=52) == pytest.approx(3 / (2 * 52 + 0.052))
+
+
 def test_undefined_metrics_raise_instead_of_reporting_zero():
     with pytest.raises(TrainingError, match="every actual is missing"):
         metrics.rmse(np.array([[np.nan]]), np.array([[1.0]]))
