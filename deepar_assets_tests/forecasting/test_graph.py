@@ -4,6 +4,8 @@ the grown source (DeepAR must win) publishes; the periodic one (seasonal naive i
 stopped by the blocking check, and every downstream asset refuses the model."""
 
 import json
+import logging
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -58,17 +60,37 @@ SCENARIOS = [
 ]
 
 
+LATE_WEEKS = 6  # the late series' weeks: 2 of history before the 4 of the validation window
+
+
+def _with_a_late_series(source: Path, folder: Path) -> Path:
+    """A copy of ``source`` where the last (Store, Dept) pair with every week sold only in the
+    last ``LATE_WEEKS`` weeks: too short a history for the statistical baselines, which fall
+    back to seasonal naive for it in the backtest."""
+    shutil.copytree(source, folder)
+    sales = pd.read_csv(folder / "train.csv")
+    weeks = sales.groupby(["Store", "Dept"]).size()
+    store, dept = weeks[weeks == sales["Date"].nunique()].index[-1]
+    dates = pd.to_datetime(sales["Date"])
+    early = (
+        (sales["Store"] == store) & (sales["Dept"] == dept) & (dates <= dates.max() - pd.Timedelta(weeks=LATE_WEEKS))
+    )
+    sales[~early].to_csv(folder / "train.csv", index=False)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def published(tmp_path_factory, grown_source):
     tmp_path = tmp_path_factory.mktemp("published")
-    store, dept = _absent_pair(grown_source)
+    source = _with_a_late_series(grown_source, tmp_path / "source")
+    store, dept = _absent_pair(source)
     scenarios = [*SCENARIOS, {"name": "new-pair", "new_series": [{"Store": store, "Dept": dept}]}]
     instance = dg.DagsterInstance.ephemeral()
     config = run_config(
         scenario_forecasts={"scenarios": scenarios},
         backtest_report={"rolling_origins": 2, "publish_baseline_for_losers": True},
     )
-    result = materialize_graph(tmp_path, grown_source, instance, config)
+    result = materialize_graph(tmp_path, source, instance, config)
     return tmp_path, result, instance, (store, dept)
 
 
@@ -137,7 +159,7 @@ def test_forecasts_show_a_fan_chart_and_the_largest_changes(published):
 
 
 def test_backtest_report_compares_against_baselines(published):
-    tmp_path, result, _, _ = published
+    tmp_path, result, instance, _ = published
     meta = metadata(result, "backtest_report")
     overall = {r.data["model"]: r.data for r in meta["overall"].records}
     assert set(overall) == {"DeepAR", "seasonal_naive", "AutoETS", "MSTL"}
@@ -157,6 +179,17 @@ def test_backtest_report_compares_against_baselines(published):
     model_id = meta["model_id"]
     store = FolderStore(tmp_path / "storage")
     report = json.loads(store.get_bytes(f"backtests/{model_id}/report.json"))
+    # The late series (2 weeks of history at the last origin, none at the first) is too short
+    # for the statistical baselines: seasonal naive stands in, and says so, by model and reason.
+    fallbacks = meta["baseline_fallbacks"]
+    assert fallbacks == report["baseline_fallbacks"] and set(fallbacks) == {"AutoETS", "MSTL"}
+    for fell in fallbacks.values():
+        assert fell["series"] == fell["forecasts"] == 1 and fell["of_series"] == meta["series"]
+        # Two origins, but the late series has no history before the first one.
+        assert fell["of_series"] < fell["of_forecasts"] < 2 * fell["of_series"]
+        assert sum(fell["reasons"].values()) == 1 and all(reason for reason in fell["reasons"])
+    logged = [e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING]
+    assert any(m.startswith("AutoETS could not fit every series; seasonal naive stands in") for m in logged)
     assert report["best_baseline"] == meta["best_baseline"] != "DeepAR"
     losers = pd.read_csv(store.uri(f"backtests/{model_id}/losers.csv"))
     assert len(losers) == meta["series_where_deepar_loses"]
@@ -167,7 +200,13 @@ def test_backtest_report_compares_against_baselines(published):
         assert set(map(tuple, published[["Store", "Dept"]].drop_duplicates().to_numpy())) == set(
             map(tuple, losers[["Store", "Dept"]].to_numpy())
         )
-        assert (published["model"] == best).all() and sorted(published["Date"].astype(str).str[:10].unique()) == HORIZON
+        assert sorted(published["Date"].astype(str).str[:10].unique()) == HORIZON
+        # The best baseline's own forecast, but where it could not fit the series (the late one, at most).
+        sales = pd.read_csv(_source_of(result))
+        late = sales.groupby(["Store", "Dept"]).size().idxmin()
+        is_late = (published["Store"] == late[0]) & (published["Dept"] == late[1])
+        assert (published.loc[~is_late, "model"] == best).all()
+        assert published.loc[is_late, "model"].isin([best, "seasonal_naive"]).all()
 
 
 def test_scenarios_change_only_what_they_select(published):
@@ -207,6 +246,50 @@ def test_kept_scenarios_run_again_without_config(published, grown_source):
     before = {r.data["scenario"]: r.data for r in metadata(first, "scenario_forecasts")["summary"].records}
     after = {r.data["scenario"]: r.data for r in metadata(again, "scenario_forecasts")["summary"].records}
     assert after == before
+
+
+def test_a_kept_scenario_whose_periods_have_passed_is_skipped_and_reported(published, grown_source):
+    """A scenario kept from a run on older data, for a week that is now history: the others run,
+    it is skipped and listed with the reason, and its file is left as it was. Given again in
+    the run config, the same scenario fails the run."""
+    tmp_path, first, instance, _ = published
+    folder = FolderStore(tmp_path / "storage")
+    stale = {**SCENARIOS[1], "name": "old-markdowns", "first_period": "2011-07-01", "last_period": T}
+    folder.put_bytes("scenarios/old-markdowns/scenario.json", json.dumps(stale).encode())
+    try:
+        again = dg.materialize(
+            GRAPH, selection=["scenario_forecasts"], resources=resources(tmp_path, grown_source), instance=instance
+        )
+        meta = metadata(again, "scenario_forecasts")
+        assert meta["scenarios"] == 3 and meta["scenarios_skipped"] == 1
+        assert {r.data["scenario"] for r in meta["summary"].records} == {
+            "labor-day-off",
+            "type-a-markdowns",
+            "new-pair",
+        }
+        [skipped] = meta["skipped_scenarios"].records
+        assert skipped.data["scenario"] == "old-markdowns"
+        reason = skipped.data["reason"]
+        assert f"periods 2011-07-01..{T} reach outside the forecast horizon {HORIZON[0]}..{HORIZON[-1]}" in reason
+        assert reason.endswith("; 2011-07-01 has passed")
+        warnings = [
+            e.user_message
+            for e in instance.all_logs(again.run_id)
+            if e.level == logging.WARNING and "kept scenario old-markdowns skipped" in e.user_message
+        ]
+        assert warnings and "delete the folder" in warnings[0]
+        assert json.loads(folder.get_bytes("scenarios/old-markdowns/scenario.json")) == stale
+        given = dg.materialize(
+            GRAPH,
+            selection=["scenario_forecasts"],
+            resources=resources(tmp_path, grown_source),
+            instance=instance,
+            run_config={"ops": {"scenario_forecasts": {"config": {"scenarios": [stale]}}}},
+            raise_on_error=False,
+        )
+        assert not given.success
+    finally:
+        folder.delete("scenarios/old-markdowns/scenario.json")
 
 
 def test_a_model_that_loses_to_seasonal_naive_is_not_published(tmp_path, periodic_source):
