@@ -246,3 +246,31 @@ def test_the_runner_policy_allows_exactly_the_operations_the_engine_makes(record
     assert allowed == recorded | {"AddTags"}, (
         f"missing from the policy: {sorted(recorded - allowed)}; allowed but never called: {sorted(allowed - recorded - {'AddTags'})}"
     )
+
+
+# The IAM action each S3 client call of the object store needs (multipart parts are PutObject).
+S3_ACTIONS = {
+    "put_object": "s3:PutObject",
+    "upload_file": "s3:PutObject",
+    "upload_fileobj": "s3:PutObject",
+    "get_object": "s3:GetObject",
+    "head_object": "s3:GetObject",
+    "delete_object": "s3:DeleteObject",
+    "list_objects_v2": "s3:ListBucket",
+    "head_bucket": "s3:ListBucket",
+    "list_multipart_uploads": "s3:ListBucketMultipartUploads",
+    "abort_multipart_upload": "s3:AbortMultipartUpload",
+}
+
+
+def test_the_runner_policy_allows_every_s3_call_of_the_object_store_and_no_other():
+    """Each client call in storage/s3.py (raw commits delete unused objects and abort stale
+    multipart uploads) is allowed, and the policy allows nothing the store never asks for."""
+    from deepar_assets.storage import s3 as s3_module
+
+    source = Path(s3_module.__file__).read_text()
+    calls = set(re.findall(r"self\.client\.(\w+)\(", source)) | set(re.findall(r'get_paginator\("(\w+)"\)', source))
+    calls -= {"get_paginator"}
+    unknown = calls - set(S3_ACTIONS)
+    assert not unknown, f"S3 calls without a known IAM action here: {unknown}"
+    assert actions(load("dagster-runner-policy.json"), "s3") == {S3_ACTIONS[c] for c in calls}

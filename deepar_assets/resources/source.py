@@ -21,10 +21,16 @@ from deepar_assets.domain.spec import DATASET_VARIABLE, DatasetSpec, load_spec
 from deepar_assets.domain.synthetic import SyntheticSpec, write_dataset
 from deepar_assets.errors import ConfigurationError, DataValidationError
 from deepar_assets.resources.paths import deepar_home
-from deepar_assets.storage.base import ObjectStore
+from deepar_assets.storage.base import ObjectStore, s3_location
 from deepar_assets.storage.landing import LandingZone
 
 SOURCE_VARIABLE = "DEEPAR_SOURCE"
+LANDING_VARIABLE = "DEEPAR_LANDING"
+# The landing sensor's look (one listing) must end well inside Dagster's sensor evaluation
+# timeout (60 s): at most 3 attempts of 3 s to connect and 5 s to get each answer.
+SENSOR_CONNECT_TIMEOUT = 3.0
+SENSOR_READ_TIMEOUT = 5.0
+SENSOR_MAX_ATTEMPTS = 3
 VERSIONS_SIDECAR = ".source_versions.json"
 SYNTHETIC_LAYOUTS = ("synthetic", "walmart")
 """The specs whose layout the generated synthetic dataset has."""
@@ -108,6 +114,16 @@ class SalesSource(dg.ConfigurableResource):
         description="A drop modified less than this many seconds ago is left for the sensor's next look (its writer "
         "may not be done); 0 when every writer writes whole files (S3, or a temporary name and a rename).",
     )
+    connect_timeout: float | None = Field(
+        default=None,
+        description="S3 only: seconds to open a connection to the endpoint, per attempt. Unset: "
+        "$DEEPAR_S3_CONNECT_TIMEOUT, else 10. The landing sensor uses at most 3.",
+    )
+    read_timeout: float | None = Field(
+        default=None,
+        description="S3 only: seconds to wait for an answer (or the next bytes of one), per attempt. Unset: "
+        "$DEEPAR_S3_READ_TIMEOUT, else 30. The landing sensor uses at most 5.",
+    )
 
     def spec(self) -> DatasetSpec:
         """The dataset spec (``dataset``, else $DEEPAR_DATASET, else the synthetic one)."""
@@ -116,16 +132,36 @@ class SalesSource(dg.ConfigurableResource):
     def source_location(self) -> str | None:
         return self.location or os.environ.get(SOURCE_VARIABLE) or None
 
+    def _setting(self, field: str, variable: str) -> str:
+        """What a location comes from, for messages: the resource's field, else the variable."""
+        return f"resources.source.config.{field}" if getattr(self, field) else variable
+
+    def _s3_store(self, location: str, bucket: str, prefix: str, what: str, *, sensor: bool = False) -> ObjectStore:
+        """An S3Store with a client built as the storage resource builds its own (the AWS
+        environment, this resource's timeouts); ``sensor``: the sensor's tighter limits."""
+        from botocore.exceptions import BotoCoreError
+
+        from deepar_assets.resources.storage import s3_client, s3_timeouts
+        from deepar_assets.storage.s3 import S3Store
+
+        connect, read = s3_timeouts(self.connect_timeout, self.read_timeout)
+        if sensor:
+            connect, read = min(connect, SENSOR_CONNECT_TIMEOUT), min(read, SENSOR_READ_TIMEOUT)
+        try:
+            client = s3_client(SENSOR_MAX_ATTEMPTS if sensor else 5, connect_timeout=connect, read_timeout=read)
+        except BotoCoreError as exc:
+            raise ConfigurationError(f"{what} {location}: cannot set up the S3 client: {exc}") from exc
+        return S3Store(client, bucket, prefix)
+
     def folder(self) -> tuple[Path, str]:
         """The local folder to read and what it is (``folder``, ``s3`` or ``synthetic``). An
         s3:// location is downloaded (the spec's files only) under the deepar home first."""
         spec = self.spec()
         location = self.source_location()
-        if location and location.startswith("s3://"):
-            return self._download(spec, location), "s3"
+        bucket_prefix = s3_location(location, self._setting("location", SOURCE_VARIABLE)) if location else None
+        if location and bucket_prefix:
+            return self._download(spec, location, *bucket_prefix), "s3"
         if location:
-            if "://" in location:
-                raise ConfigurationError(f"source {location!r}: expected a folder or s3://bucket/prefix")
             return Path(location).expanduser(), "folder"
         if spec.name not in SYNTHETIC_LAYOUTS:
             raise ConfigurationError(
@@ -143,19 +179,10 @@ class SalesSource(dg.ConfigurableResource):
         folder = base / f"s{synthetic.n_stores}-d{synthetic.n_depts}-w{synthetic.n_weeks}-seed{synthetic.seed}"
         return write_dataset(folder, synthetic), "synthetic"
 
-    def _download(self, spec: DatasetSpec, location: str) -> Path:
-        from botocore.exceptions import BotoCoreError
-
-        from deepar_assets.resources.storage import s3_client
-        from deepar_assets.storage.s3 import S3Store, parse_s3_uri
-
-        bucket, prefix = parse_s3_uri(location)
-        try:
-            client = s3_client()
-        except BotoCoreError as exc:
-            raise ConfigurationError(f"source {location}: cannot set up the S3 client: {exc}") from exc
+    def _download(self, spec: DatasetSpec, location: str, bucket: str, prefix: str) -> Path:
+        store = self._s3_store(location, bucket, prefix, "source")
         digest = hashlib.sha256(location.encode()).hexdigest()[:12]
-        return download_spec_files(S3Store(client, bucket, prefix), spec, deepar_home() / "work" / "source" / digest)
+        return download_spec_files(store, spec, deepar_home() / "work" / "source" / digest)
 
     def load(self) -> RawData:
         """Every table of the spec, read and validated (errors name the source's own files)."""
@@ -177,28 +204,22 @@ class SalesSource(dg.ConfigurableResource):
         return raw
 
     def landing_location(self) -> str | None:
-        return self.landing or os.environ.get("DEEPAR_LANDING") or None
+        return self.landing or os.environ.get(LANDING_VARIABLE) or None
 
-    def landing_zone(self) -> LandingZone:
+    def landing_zone(self, sensor: bool = False) -> LandingZone:
         """The landing zone: a folder, or s3://bucket/prefix with an S3 client built as the
-        storage resource builds its own (dagster-aws's S3Resource, the AWS environment)."""
+        storage resource builds its own (the AWS environment). ``sensor``: for the sensor's
+        look, whose S3 calls get tighter timeouts and fewer attempts."""
         location = self.landing_location()
         if not location:
             raise ConfigurationError("no landing zone: set DEEPAR_LANDING to a folder or s3://bucket/prefix")
-        if location.startswith("s3://"):
-            from botocore.exceptions import BotoCoreError
-
-            from deepar_assets.resources.storage import s3_client
-            from deepar_assets.storage.s3 import S3Store, parse_s3_uri
-
-            bucket, prefix = parse_s3_uri(location)
-            try:
-                client = s3_client()
-            except BotoCoreError as exc:
-                raise ConfigurationError(f"landing zone {location}: cannot set up the S3 client: {exc}") from exc
-            return LandingZone(S3Store(client, bucket, prefix))
-        if "://" in location:
-            raise ConfigurationError(f"landing zone {location!r}: expected a folder or s3://bucket/prefix")
+        setting = self._setting("landing", LANDING_VARIABLE)
+        bucket_prefix = s3_location(location, setting)
+        if bucket_prefix is not None:
+            return LandingZone(self._s3_store(location, *bucket_prefix, "landing zone", sensor=sensor))
         from deepar_assets.storage.local import FolderStore
 
-        return LandingZone(FolderStore(Path(location).expanduser()))
+        try:
+            return LandingZone(FolderStore(Path(location).expanduser()))
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{setting}={location!r}: {exc}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import dagster as dg
@@ -9,15 +10,21 @@ from pydantic import Field
 
 from deepar_assets.errors import ConfigurationError
 from deepar_assets.resources.paths import deepar_home
-from deepar_assets.storage.base import ObjectStore
+from deepar_assets.storage.base import ObjectStore, s3_location
 from deepar_assets.storage.local import FolderStore
+
+STORAGE_VARIABLE = "DEEPAR_STORAGE"
+CONNECT_TIMEOUT_VARIABLE = "DEEPAR_S3_CONNECT_TIMEOUT"
+READ_TIMEOUT_VARIABLE = "DEEPAR_S3_READ_TIMEOUT"
+DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds to open a connection to the endpoint
+DEFAULT_READ_TIMEOUT = 30.0  # seconds to wait for each answer (or each part of a body)
 
 
 class StorageResource(dg.ConfigurableResource):
     """Datasets and models: a local folder (the default) or s3://bucket/prefix.
 
-    On S3 the client comes from dagster-aws's ``S3Resource``: region, profile, credentials and
-    endpoint follow the usual AWS environment (``AWS_REGION``, ``AWS_PROFILE``,
+    On S3 the client is built as dagster-aws's ``S3Resource`` builds it, with timeouts added
+    (:func:`s3_client`): region, profile, credentials and endpoint follow the usual AWS environment (``AWS_REGION``, ``AWS_PROFILE``,
     ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL``,
     instance roles) unless set here, preferably as ``dg.EnvVar``. Credentials have no field here,
     so they can never land in run config, logs or the UI."""
@@ -60,26 +67,50 @@ class StorageResource(dg.ConfigurableResource):
     multipart_chunk_mib: int = Field(
         default=8, description="S3 only: size of each uploaded part in MiB (S3's minimum is 5)."
     )
+    connect_timeout: float | None = Field(
+        default=None,
+        description=f"S3 only: seconds to open a connection to the endpoint, per attempt. Unset: "
+        f"${CONNECT_TIMEOUT_VARIABLE}, else {DEFAULT_CONNECT_TIMEOUT:g}.",
+    )
+    read_timeout: float | None = Field(
+        default=None,
+        description=f"S3 only: seconds to wait for an answer (or the next bytes of one), per attempt. Unset: "
+        f"${READ_TIMEOUT_VARIABLE}, else {DEFAULT_READ_TIMEOUT:g}.",
+    )
 
     def resolved_location(self) -> str:
-        return self.location or os.environ.get("DEEPAR_STORAGE") or str(deepar_home() / "storage")
+        return self.location or os.environ.get(STORAGE_VARIABLE) or str(deepar_home() / "storage")
+
+    def setting(self) -> str:
+        """What the location comes from, for messages."""
+        if self.location:
+            return "resources.storage.config.location"
+        return STORAGE_VARIABLE if os.environ.get(STORAGE_VARIABLE) else "the default storage folder"
 
     def store(self) -> ObjectStore:
         location = self.resolved_location()
-        if location.startswith("s3://"):
-            return self._s3_store(location)
-        if "://" in location:
-            raise ConfigurationError(f"storage {location!r}: expected a folder or s3://bucket/prefix")
-        return FolderStore(location)
+        bucket_prefix = s3_location(location, self.setting())
+        if bucket_prefix is not None:
+            return self._s3_store(location, *bucket_prefix)
+        try:
+            return FolderStore(location)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{self.setting()}={location!r}: {exc}") from None
 
-    def _s3_store(self, location: str) -> ObjectStore:
+    def _s3_store(self, location: str, bucket: str, prefix: str) -> ObjectStore:
         from botocore.exceptions import BotoCoreError
 
-        from deepar_assets.storage.s3 import MiB, S3Store, parse_s3_uri
+        from deepar_assets.storage.s3 import MiB, S3Store
 
-        bucket, prefix = parse_s3_uri(location)
         try:
-            client = s3_client(self.max_attempts, self.region_name, self.endpoint_url, self.profile_name)
+            client = s3_client(
+                self.max_attempts,
+                self.region_name,
+                self.endpoint_url,
+                self.profile_name,
+                connect_timeout=self.connect_timeout,
+                read_timeout=self.read_timeout,
+            )
         except BotoCoreError as exc:  # e.g. a profile that does not exist; the message holds no secret
             raise ConfigurationError(f"storage {location}: cannot set up the S3 client: {exc}") from exc
         return S3Store(
@@ -93,23 +124,56 @@ class StorageResource(dg.ConfigurableResource):
         )
 
 
+def s3_timeouts(connect_timeout: float | None = None, read_timeout: float | None = None) -> tuple[float, float]:
+    """The connect and read timeouts (seconds) of an S3 client: those given, else
+    $DEEPAR_S3_CONNECT_TIMEOUT and $DEEPAR_S3_READ_TIMEOUT, else 10 and 30 s."""
+    return (
+        _seconds(connect_timeout, "connect_timeout", CONNECT_TIMEOUT_VARIABLE, DEFAULT_CONNECT_TIMEOUT),
+        _seconds(read_timeout, "read_timeout", READ_TIMEOUT_VARIABLE, DEFAULT_READ_TIMEOUT),
+    )
+
+
+def _seconds(value: float | None, name: str, variable: str, default: float) -> float:
+    where = f"{name}={value!r}"
+    if value is None:
+        text = os.environ.get(variable, "").strip()
+        if not text:
+            return default
+        where = f"{variable}={text!r}"
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigurationError(f"{where}: expected a number of seconds, e.g. 10") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigurationError(f"{where}: expected a positive, finite number of seconds")
+    return float(value)
+
+
 def s3_client(
     max_attempts: int = 5,
     region_name: str | None = None,
     endpoint_url: str | None = None,
     profile_name: str | None = None,
+    *,
+    connect_timeout: float | None = None,
+    read_timeout: float | None = None,
 ):
-    """A boto3 S3 client from dagster-aws's ``S3Resource``, retrying in botocore's standard mode.
+    """A boto3 S3 client retrying in botocore's standard mode, with connect and read timeouts.
 
-    ``max_attempts`` counts every attempt, the first included. dagster-aws hands its own
-    ``max_attempts`` to botocore as ``retries.max_attempts``, which botocore counts as retries
-    after the first attempt, so one less is passed on. Anything left unset (region, endpoint,
-    profile, credentials) comes from the usual AWS environment."""
-    from dagster_aws.s3 import S3Resource
+    Built as dagster-aws's ``S3Resource`` builds its client (a boto3 session for the profile,
+    then its S3 client), which has no timeout settings: botocore's own default is 60 s, read
+    timeouts retried ``max_attempts`` times, so an endpoint that accepts connections and never
+    answers held a run for minutes. ``max_attempts`` counts every attempt, the first included
+    (botocore's ``total_max_attempts``). Timeouts: :func:`s3_timeouts`. Anything else left unset
+    (region, endpoint, profile, credentials) comes from the usual AWS environment."""
+    import boto3
+    from botocore.config import Config
 
     if max_attempts < 1:
         raise ConfigurationError(f"storage max_attempts must be at least 1, got {max_attempts}")
-    resource = S3Resource(
-        region_name=region_name, endpoint_url=endpoint_url, profile_name=profile_name, max_attempts=max_attempts - 1
+    connect, read = s3_timeouts(connect_timeout, read_timeout)
+    config = Config(
+        retries={"total_max_attempts": max_attempts, "mode": "standard"}, connect_timeout=connect, read_timeout=read
     )
-    return resource.get_client()
+    session = boto3.session.Session(profile_name=profile_name)
+    return session.client("s3", region_name=region_name, endpoint_url=endpoint_url, config=config)

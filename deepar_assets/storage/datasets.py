@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deepar_assets.constants import CHANNELS
@@ -20,11 +21,15 @@ from deepar_assets.domain.channels import (
 from deepar_assets.domain.encoding import EncodedSeries
 from deepar_assets.domain.spec.periods import format_period
 from deepar_assets.engines.base import DatasetRef
-from deepar_assets.storage.base import ObjectStore
+from deepar_assets.errors import StorageError
+from deepar_assets.storage.base import ObjectStore, clean_stale_folders, scratch_folder
 from deepar_assets.storage.versions import PublishedVersion, publish_files
 
 DATASETS_PREFIX = "datasets"
 GZIP_SUFFIX = ".gz"
+STAGING_PREFIX = "dataset-"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,28 @@ class PublishedDataset:
     split: ChannelSplit
     sizes: dict[str, int]  # object key → bytes
     published: PublishedVersion
+    cleaned: dict[str, object] = field(default_factory=dict)  # what killed runs left, removed: clean_leftovers
+
+
+def clean_leftovers(store: ObjectStore, staging_dir: Path | None) -> dict[str, object]:
+    """Remove what killed runs left, older than an hour and not in use: staging folders under
+    ``staging_dir``, the store's partial files or unfinished multipart uploads. Returns what was
+    removed (``staging_folders``, ``store``), and ``failed`` with the reason when the cleanup
+    failed (the publish goes on: leftovers are removed by a later one)."""
+    folders: list[str] = []
+    abandoned: list[str] = []
+    cleaned: dict[str, object] = {"staging_folders": folders, "store": abandoned}
+    try:
+        if staging_dir is not None:
+            folders.extend(clean_stale_folders(Path(staging_dir), STAGING_PREFIX))
+        abandoned.extend(store.clean_abandoned())
+    except StorageError as exc:
+        cleaned["failed"] = str(exc)
+        logger.warning(f"cleaning up what interrupted publishes left failed (a later publish tries again): {exc}")
+    for what, removed in (("stale staging folder(s)", folders), ("abandoned upload(s)", abandoned)):
+        if removed:
+            logger.info(f"removed {len(removed)} {what} of interrupted publishes: {', '.join(map(str, removed))}")
+    return cleaned
 
 
 def _gzip_file(source: Path, target: Path) -> tuple[int, str]:
@@ -58,12 +85,12 @@ def publish_dataset(
 ) -> PublishedDataset:
     """Cut the channels, stream them into a local staging folder (hashing as they go), and
     publish them under ``datasets/<content hash>/`` with the manifest last. The same content
-    publishes the same version and uploads nothing. ``encoding.json`` records the spec and its
+    publishes the same version and uploads nothing. What killed publishes left is removed
+    first (:func:`clean_leftovers`; ``cleaned`` says what). ``encoding.json`` records the spec and its
     hash, so the version changes with the spec too."""
     split = split_channels(encoded, prediction_length, rolling_origins, origin_step)
-    if staging_dir is not None:
-        Path(staging_dir).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=staging_dir, prefix="dataset-") as scratch:
+    cleaned = clean_leftovers(store, staging_dir)
+    with scratch_folder(Path(staging_dir or tempfile.gettempdir()), STAGING_PREFIX) as scratch:
         written = write_dataset_files(encoded, split, Path(scratch) / "plain", workers=workers)
         files = {key: (f.path, f.size, f.sha256) for key, f in written.items()}
         if compress:
@@ -89,5 +116,5 @@ def publish_dataset(
         last_period=format_period(encoded.last_period, encoded.encoding.freq),
     )
     return PublishedDataset(
-        ref=ref, split=split, sizes={k: size for k, (_, size, _) in files.items()}, published=published
+        ref=ref, split=split, sizes={k: size for k, (_, size, _) in files.items()}, published=published, cleaned=cleaned
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,7 +54,14 @@ from deepar_assets.errors import (
     ObjectNotFoundError,
     StorageError,
 )
-from deepar_assets.storage.base import ObjectInfo, ObjectStore
+from deepar_assets.storage.base import (
+    STALE_SECONDS,
+    ObjectChangedError,
+    ObjectInfo,
+    ObjectStore,
+    check_key,
+    s3_location,
+)
 
 MiB = 1024 * 1024
 MIN_PART_SIZE = 5 * MiB  # S3's smallest part (except the last one)
@@ -73,19 +81,30 @@ _DENIED = {
     "TokenRefreshRequired",
     "AccountProblem",
 }
+_CONDITION_LOST = {"PreconditionFailed", "ConditionalRequestConflict"}
 _UNREACHABLE = (EndpointConnectionError, ConnectTimeoutError, ProxyConnectionError, SSLError)
 _NO_CREDENTIALS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
 _BODY_ERRORS = (ResponseStreamingError, IncompleteReadError, ReadTimeoutError)
 
 
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/some/prefix`` → (``bucket``, ``some/prefix``)."""
-    if not uri.startswith("s3://"):
-        raise ConfigurationError(f"storage {uri!r}: expected s3://bucket/prefix")
-    bucket, _, prefix = uri[len("s3://") :].partition("/")
-    if not bucket:
-        raise ConfigurationError(f"storage {uri!r}: the bucket is missing; expected s3://bucket/prefix")
-    return bucket, prefix.strip("/")
+def parse_s3_uri(uri: str, setting: str = "storage") -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` → (``bucket``, ``some/prefix``); anything else raises
+    ConfigurationError naming ``setting`` (the variable or field the value came from)."""
+    parsed = s3_location(uri, setting)
+    if parsed is None:
+        raise ConfigurationError(f"{setting}={uri!r}: expected s3://bucket/prefix")
+    return parsed
+
+
+def total_attempts(retries: dict[str, Any] | None) -> int:
+    """Attempts per request (the first included) of a client's retry settings (botocore's
+    ``total_max_attempts``, or ``max_attempts`` retries after the first; standard mode: 3)."""
+    retries = retries or {}
+    if retries.get("total_max_attempts"):
+        return max(1, int(retries["total_max_attempts"]))
+    if retries.get("max_attempts") is not None:
+        return max(1, int(retries["max_attempts"]) + 1)
+    return 3
 
 
 class S3Store(ObjectStore):
@@ -150,9 +169,7 @@ class S3Store(ObjectStore):
         return described
 
     def _key(self, key: str) -> str:
-        parts = key.split("/")
-        if any(part in ("", ".", "..") for part in parts):
-            raise StorageError(f"storage key {key!r} points outside the store {self.root_uri} (or is empty)")
+        check_key(key, self.root_uri)
         return f"{self.prefix}/{key}" if self.prefix else key
 
     # -- objects ----------------------------------------------------------------------
@@ -187,17 +204,43 @@ class S3Store(ObjectStore):
         full = self._key(key)
         # The client retries a request until its response headers arrive; a body cut off
         # after that is read again here (as boto3's managed download does).
-        retries = self.client.meta.config.retries or {}
-        attempts = max(1, int(retries.get("total_max_attempts") or 3))
+        return self._download(key, {"Bucket": self.bucket, "Key": full})[0]
+
+    def _download(self, key: str, request: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
+        """One GetObject's body and response; a body cut off is read again."""
+        attempts = total_attempts(self.client.meta.config.retries)
         for attempt in range(1, attempts + 1):
             with self._errors("download", key):
-                response = self.client.get_object(Bucket=self.bucket, Key=full)
+                response = self.client.get_object(**request)
                 try:
-                    return response["Body"].read()
+                    return response["Body"].read(), response
                 except _BODY_ERRORS:
                     if attempt == attempts:
                         raise
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    def get_version(self, key: str, expect: ObjectInfo) -> bytes:
+        """GetObject with ``If-Match: <ETag>``: S3 answers 412 when the object is another
+        version now (without an ETag to match, only the size is compared)."""
+        request: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
+        if expect.etag:
+            request["IfMatch"] = f'"{expect.etag}"'
+        wanted = f"{expect.size} bytes, ETag {expect.etag or '?'}"
+        try:
+            data, response = self._download(key, request)
+        except StorageError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and (_code(cause) in _CONDITION_LOST or _status(cause) == 412):
+                raise ObjectChangedError(
+                    f"{self.uri(key)} changed since it was listed: it is no longer the version of {wanted}"
+                ) from exc
+            raise
+        if len(data) != expect.size:
+            etag = str(response.get("ETag", "?")).strip('"')
+            raise ObjectChangedError(
+                f"{self.uri(key)} changed since it was listed: expected {wanted}, found {len(data)} bytes, ETag {etag}"
+            )
+        return data
 
     def _head(self, key: str) -> dict[str, Any] | None:
         full = self._key(key)
@@ -209,6 +252,27 @@ class S3Store(ObjectStore):
 
     def exists(self, key: str) -> bool:
         return self._head(key) is not None
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """One PUT with ``If-None-Match: *`` (S3's conditional write): S3 refuses it with 412
+        PreconditionFailed when the key exists, or 409 ConditionalRequestConflict while another
+        conditional write of the key is in flight; both mean another writer got there first."""
+        full = self._key(key)
+        extra = self._extra_args(hashlib.sha256(data).hexdigest())
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=full, Body=data, IfNoneMatch="*", **extra)
+        except ClientError as exc:
+            if _code(exc) in _CONDITION_LOST:
+                return False
+            raise self._translate(exc, "upload", key) from exc
+        except (BotoCoreError, RetriesExceededError) as exc:
+            raise self._translate(exc, "upload", key) from exc
+        return True
+
+    def delete(self, key: str) -> None:
+        full = self._key(key)
+        with self._errors("delete", key):
+            self.client.delete_object(Bucket=self.bucket, Key=full)
 
     def sha256(self, key: str) -> str | None:
         head = self._head(key)
@@ -302,6 +366,8 @@ class S3Store(ObjectStore):
                 f"{operation} {where}: no usable AWS credentials ({type(exc).__name__}); set AWS_PROFILE or "
                 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an instance or task role"
             )
+        if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
+            return self._timed_out(exc, operation, where)
         if isinstance(exc, _UNREACHABLE):
             return EndpointUnreachableError(
                 f"{operation} {where}: cannot reach the S3 endpoint {endpoint} ({type(exc).__name__}); "
@@ -321,6 +387,57 @@ class S3Store(ObjectStore):
             )
         return StorageError(f"{operation} {where} failed (endpoint {endpoint}): {type(exc).__name__}: {exc}")
 
+    def _timed_out(self, exc: Exception, operation: str, where: str) -> StorageError:
+        """An endpoint that did not accept the connection, or did not answer, in time, on every attempt."""
+        config = self.client.meta.config
+        attempts = total_attempts(config.retries)
+        if isinstance(exc, ConnectTimeoutError):
+            return EndpointUnreachableError(
+                f"{operation} {where}: connecting to the S3 endpoint {self.endpoint_url} timed out after "
+                f"{config.connect_timeout:g} s × {attempts} attempts; check AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3 "
+                "(or the resource's endpoint_url) and the network, or raise the connect timeout "
+                "(DEEPAR_S3_CONNECT_TIMEOUT)"
+            )
+        return StorageError(
+            f"{operation} {where}: the S3 endpoint {self.endpoint_url} accepted the connection but did not answer: "
+            f"timed out after {config.read_timeout:g} s × {attempts} attempts; check that the endpoint is an S3 "
+            "service that is up, or raise the read timeout (DEEPAR_S3_READ_TIMEOUT)"
+        )
+
+    # -- leftovers ----------------------------------------------------------------------
+    def clean_abandoned(self, now: float | None = None, older_than: float = STALE_SECONDS) -> list[str]:
+        """Abort the multipart uploads under the store's prefix initiated more than
+        ``older_than`` seconds before ``now`` (a run killed mid-upload leaves its parts, billed
+        and invisible, until they are aborted); younger ones may belong to a run still uploading."""
+        now = time.time() if now is None else now
+        root = f"{self.prefix}/" if self.prefix else ""
+        aborted = []
+        with self._errors("list multipart uploads", ""):
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=root)
+            stale = [
+                upload
+                for page in pages
+                for upload in page.get("Uploads", [])
+                if now - upload["Initiated"].timestamp() >= older_than
+            ]
+        for upload in stale:
+            key = upload["Key"][len(root) :]
+            with self._errors("abort the multipart upload of", key):
+                try:
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                except ClientError as exc:
+                    if _code(exc) != "NoSuchUpload":  # finished or aborted meanwhile
+                        raise
+                    continue
+            aborted.append(f"{self.uri(key)} (multipart upload {upload['UploadId']})")
+        return aborted
+
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _status(exc: ClientError) -> int | None:
+    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")

@@ -3,7 +3,8 @@
 Requests pass through to the upstream endpoint unchanged, except those matching a fault
 rule: for the first ``times`` matches the proxy answers an S3 XML error (500 InternalError,
 503 SlowDown, 403 AccessDenied, ...), drops the connection halfway through the request body,
-or forwards the request and cuts the connection halfway through the response body.
+forwards the request and cuts the connection halfway through the response body, or takes the
+request and never answers (hangs until the client gives up or the proxy stops).
 Every request is recorded, so tests can count what the client really sent.
 """
 
@@ -29,6 +30,7 @@ class Fault:
     code: str = "InternalError"
     drop: bool = False  # close the connection mid-body instead of answering
     cut: bool = False  # forward, then close the connection halfway through the response body
+    hang: bool = False  # take the request, never answer
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -50,6 +52,7 @@ class FaultProxy:
 
     def __post_init__(self):
         self._lock = threading.Lock()
+        self._stopping = threading.Event()  # releases the requests left hanging
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -68,6 +71,12 @@ class FaultProxy:
 
     def cut(self, method: str, path: str, times: int) -> Fault:
         fault = Fault(method, path, times, cut=True)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def hang(self, method: str, path: str, times: int) -> Fault:
+        fault = Fault(method, path, times, hang=True)
         with self._lock:
             self.faults.append(fault)
         return fault
@@ -114,6 +123,7 @@ class FaultProxy:
 
     def __exit__(self, *exc) -> None:
         assert self._server is not None and self._thread is not None
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -154,6 +164,11 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
             body = self._read_body()
+            if fault is not None and fault.hang:
+                proxy._record(Seen(method, path, "hung"))
+                proxy._stopping.wait(120)  # no answer; the client's read timeout ends it
+                self.close_connection = True
+                return
             if fault is not None and fault.cut:
                 proxy._record(Seen(method, path, "cut"))
                 self._forward(body, cut=True)

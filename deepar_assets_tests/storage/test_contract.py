@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import time
 from pathlib import Path
 
 import pytest
 
 from deepar_assets.errors import ObjectNotFoundError, StorageError
-from deepar_assets.storage.base import ObjectStore
+from deepar_assets.storage.base import ObjectChangedError, ObjectInfo, ObjectStore
 from deepar_assets.storage.versions import MANIFEST, publish, read_manifest, read_verified
 from deepar_assets_tests.storage.samples import FILES
 
@@ -153,3 +155,58 @@ def test_read_verified_rejects_what_the_manifest_does_not_vouch_for(any_store):
     with pytest.raises(ObjectNotFoundError, match="lists no object 'y'"):
         read_verified(any_store, "datasets/v1", "y")
     assert json.loads(any_store.get_bytes(f"datasets/v1/{MANIFEST}"))["version"] == "v1"
+
+
+def test_put_if_absent_creates_once_and_delete_removes(any_store):
+    assert any_store.put_if_absent("log/0001.json", b"first")
+    assert not any_store.put_if_absent("log/0001.json", b"second")  # refused: the first stays
+    assert any_store.get_bytes("log/0001.json") == b"first"
+    assert any_store.list_keys("log/") == ["log/0001.json"]  # no temporary file left beside it
+    any_store.delete("log/0001.json")
+    assert not any_store.exists("log/0001.json")
+    any_store.delete("log/0001.json")  # already gone: not an error
+    assert any_store.put_if_absent("log/0001.json", b"again")
+    assert any_store.get_bytes("log/0001.json") == b"again"
+
+
+def test_put_if_absent_racing_writers_exactly_one_wins(tmp_path):
+    """On a folder (S3 makes the same promise for If-None-Match, but moto's emulation checks and
+    writes in two steps, so a race there would test moto)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from deepar_assets.storage.local import FolderStore
+
+    store = FolderStore(tmp_path / "store")
+    payloads = [f"writer {i}".encode() * 100_000 for i in range(8)]
+    with ThreadPoolExecutor(len(payloads)) as pool:
+        won = list(pool.map(lambda data: store.put_if_absent("log/0002.json", data), payloads))
+    assert won.count(True) == 1
+    assert store.get_bytes("log/0002.json") == payloads[won.index(True)]
+    assert store.list_keys() == ["log/0002.json"]
+
+
+@pytest.mark.parametrize("key", ["a/../b", "a/.", ".", "./a", "a//b", "a/", "/a"])
+def test_both_stores_refuse_the_same_odd_keys_and_write_nothing(any_store, key, tmp_path):
+    """A key is names separated by '/', none of them empty, '.' or '..', on a folder as on S3
+    (a folder used to take ``a/../b`` and ``a/.``, and ``.`` left a partial file beside it)."""
+    for call in (
+        lambda: any_store.put_bytes(key, b"x"),
+        lambda: any_store.get_bytes(key),
+        lambda: any_store.exists(key),
+    ):
+        with pytest.raises(StorageError, match=rf"storage key {re.escape(repr(key))} points outside"):
+            call()
+    assert any_store.list_keys() == []
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_the_same_version_is_read_and_another_is_refused(any_store):
+    any_store.put_bytes("2012-10-26_sales.csv", b"v1")
+    [listed] = any_store.list_info()
+    assert any_store.get_version("2012-10-26_sales.csv", listed) == b"v1"
+    time.sleep(0.01)  # a folder's version is its size and modification time
+    any_store.put_bytes("2012-10-26_sales.csv", b"v2")
+    with pytest.raises(ObjectChangedError, match=r"2012-10-26_sales\.csv changed since it was listed"):
+        any_store.get_version("2012-10-26_sales.csv", listed)
+    with pytest.raises(ObjectNotFoundError, match="nope"):
+        any_store.get_version("nope.csv", ObjectInfo("nope.csv", 2, listed.modified, listed.etag))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import os
+import time
 
 import numpy as np
 import pytest
@@ -84,3 +86,22 @@ def test_the_spec_is_part_of_the_version(encoded, tmp_path):
     for channel in ("train", "test", "validation"):
         key = f"{channel}/data.json"
         assert store.get_bytes(f"{first.ref.base}/{key}") == store.get_bytes(f"{second.ref.base}/{key}")
+
+
+def test_what_killed_publishes_left_is_removed_at_the_next_one(encoded, tmp_path):
+    staging = tmp_path / "staging"
+    killed, young = staging / "dataset-killed", staging / "dataset-young"
+    (killed / "plain" / "train").mkdir(parents=True)
+    (killed / "plain" / "train" / "data.json").write_bytes(b"{}" * 1000)
+    young.mkdir()  # perhaps a publish still going
+    store = FolderStore(tmp_path / "store")
+    partial = store.root / "datasets" / ".manifest.json.x1.partial"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"half")
+    two_hours_ago = time.time() - 7200
+    for path in (killed, partial):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    published = publish_dataset(store, encoded, prediction_length=4, staging_dir=staging)
+    assert published.cleaned == {"staging_folders": [str(killed)], "store": [str(partial)]}
+    assert [p.name for p in staging.iterdir()] == ["dataset-young"]  # and the publish's own folder is gone
+    assert store.exists(f"{published.ref.base}/manifest.json")

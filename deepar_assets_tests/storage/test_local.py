@@ -1,8 +1,10 @@
 import json
+import os
+import time
 
 import pytest
 
-from deepar_assets.errors import ObjectNotFoundError, StorageError
+from deepar_assets.errors import ConfigurationError, ObjectNotFoundError, StorageError
 from deepar_assets.storage.local import FolderStore
 from deepar_assets.storage.versions import MANIFEST, publish, read_manifest, read_verified
 
@@ -66,3 +68,31 @@ def test_read_verified_detects_tampering(store):
     with pytest.raises(ObjectNotFoundError, match="lists no object"):
         read_verified(store, "datasets/v1", "y")
     assert json.loads(store.get_bytes(f"datasets/v1/{MANIFEST}"))["version"] == "v1"
+
+
+def test_a_root_that_is_a_file_is_named_as_the_problem(tmp_path):
+    """Not an empty store (which made encoded_series say "materialize raw_sales first")."""
+    root = tmp_path / "storage"
+    root.write_text("not a folder")
+    with pytest.raises(ConfigurationError, match=rf"the storage root {root} is a file, not a folder"):
+        FolderStore(root)
+    later = FolderStore(tmp_path / "later")  # a root replaced by a file after the store was built
+    (tmp_path / "later").write_text("x")
+    for call in (later.list_keys, later.list_info, lambda: later.get_bytes("raw/log/x.json")):
+        with pytest.raises(ConfigurationError, match="is a file, not a folder"):
+            call()
+
+
+def test_partial_files_of_killed_writes_are_removed_once_stale(store, tmp_path):
+    store.put_bytes("datasets/v1/train/data.json", b"{}")
+    stale = store.root / "datasets" / "v1" / "train" / ".data.json.abc.partial"
+    fresh = store.root / "datasets" / ".manifest.json.def.partial"
+    for path in (stale, fresh):
+        path.write_bytes(b"half")
+    hour_ago = time.time() - 3601
+    os.utime(stale, (hour_ago, hour_ago))
+    assert store.clean_abandoned() == [str(stale)]
+    assert not stale.exists() and fresh.exists()  # perhaps a write still going
+    assert store.get_bytes("datasets/v1/train/data.json") == b"{}"
+    assert store.clean_abandoned(now=time.time() + 3601) == [str(fresh)]
+    assert FolderStore(tmp_path / "none").clean_abandoned() == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import socket
+import time
 
 import pytest
 
@@ -88,3 +90,57 @@ def test_max_attempts_counts_every_attempt(bucket, fault_proxy):
 def test_bad_settings_are_refused_with_the_reason(aws_env, fields, message):
     with pytest.raises(ConfigurationError, match=message):
         StorageResource(**fields).store()
+
+
+@pytest.mark.parametrize(
+    "value", ["s3:/bucket/p", "S3://bucket/p", "s3a://bucket/p", "http://host/p", "file:///tmp/p", "s3:bucket/p"]
+)
+def test_a_location_with_another_scheme_is_refused_not_made_a_folder(monkeypatch, tmp_path, value):
+    """``s3:/bucket/p`` (one slash) used to become the folder ./s3:/bucket/p."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DEEPAR_STORAGE", value)
+    expected = rf"DEEPAR_STORAGE={re.escape(repr(value))}: .* expected a folder or s3://bucket/prefix"
+    with pytest.raises(ConfigurationError, match=expected):
+        StorageResource().store()
+    with pytest.raises(ConfigurationError, match=r"resources\.storage\.config\.location="):
+        StorageResource(location=value).store()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_deepar_storage_pointing_at_a_file_says_so(monkeypatch, tmp_path):
+    (tmp_path / "storage").write_text("a file")
+    monkeypatch.setenv("DEEPAR_STORAGE", str(tmp_path / "storage"))
+    with pytest.raises(ConfigurationError, match=r"DEEPAR_STORAGE=.*storage'.* is a file, not a folder"):
+        StorageResource().store()
+
+
+def test_timeouts_come_from_the_fields_else_the_environment_else_seconds(aws_env, monkeypatch):
+    config = StorageResource(location=f"s3://{BUCKET}/p").store().client.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (10, 30)
+    monkeypatch.setenv("DEEPAR_S3_CONNECT_TIMEOUT", "2")
+    monkeypatch.setenv("DEEPAR_S3_READ_TIMEOUT", "4.5")
+    config = StorageResource(location=f"s3://{BUCKET}/p").store().client.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (2, 4.5)
+    config = StorageResource(location=f"s3://{BUCKET}/p", read_timeout=7).store().client.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (2, 7)
+    monkeypatch.setenv("DEEPAR_S3_READ_TIMEOUT", "soon")
+    with pytest.raises(ConfigurationError, match=r"DEEPAR_S3_READ_TIMEOUT='soon': expected a number of seconds"):
+        StorageResource(location=f"s3://{BUCKET}/p").store()
+    with pytest.raises(ConfigurationError, match=r"connect_timeout=0\.0: expected a positive"):
+        StorageResource(location=f"s3://{BUCKET}/p", connect_timeout=0).store()
+
+
+def test_an_endpoint_that_never_answers_fails_in_seconds_saying_it_timed_out(bucket, fault_proxy):
+    """botocore's defaults (60 s × 5 attempts) held a call for five minutes, then said the
+    connection "broke off"."""
+    store = StorageResource(
+        location=f"s3://{BUCKET}/p", endpoint_url=fault_proxy.url, max_attempts=2, read_timeout=0.5
+    ).store()
+    fault_proxy.hang("GET", r"/p/k\.json", times=1000)
+    started = time.monotonic()
+    with pytest.raises(
+        StorageError, match=r"download s3://deepar-test/p/k\.json: .* timed out after 0\.5 s × 2 attempts"
+    ):
+        store.get_bytes("k.json")
+    assert time.monotonic() - started < 10
+    assert len(fault_proxy.seen("GET", r"/p/k\.json")) == 2

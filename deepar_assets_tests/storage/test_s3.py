@@ -17,6 +17,7 @@ from deepar_assets.errors import (
     StorageError,
 )
 from deepar_assets.resources.storage import s3_client as resource_s3_client
+from deepar_assets.storage.base import ObjectChangedError
 from deepar_assets.storage.s3 import MiB, S3Store, parse_s3_uri
 from deepar_assets.storage.versions import MANIFEST, publish, read_manifest, read_verified
 from deepar_assets_tests.storage.conftest import BUCKET, PREFIX, s3_client
@@ -246,3 +247,42 @@ def test_missing_credentials_have_their_own_message(aws_env, monkeypatch, tmp_pa
     store = S3Store(resource_s3_client(max_attempts=1), BUCKET, PREFIX)
     with pytest.raises(AccessDeniedError, match="no usable AWS credentials"):
         store.put_bytes("k", b"1")
+
+
+def test_multipart_uploads_a_killed_run_left_are_aborted_once_stale(make_s3_store):
+    """moto dates every upload 2010-11-10T20:48:33Z, so "now" is set around that time to tell
+    a stale upload from one that may still be going."""
+    store = make_s3_store()
+    client = s3_client()
+    mine = client.create_multipart_upload(Bucket=BUCKET, Key=f"{PREFIX}/datasets/v1/train/data.json")["UploadId"]
+    other = client.create_multipart_upload(Bucket=BUCKET, Key="someone-else/big.bin")["UploadId"]
+    [initiated] = {u["Initiated"].timestamp() for u in client.list_multipart_uploads(Bucket=BUCKET)["Uploads"]}
+    assert store.clean_abandoned(now=initiated + 60) == []  # young: perhaps still uploading
+    assert store.clean_abandoned(now=initiated + 3601) == [
+        f"{ROOT}/datasets/v1/train/data.json (multipart upload {mine})"
+    ]
+    left = client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+    assert [u["UploadId"] for u in left] == [other]  # outside the store's prefix: not ours
+    assert store.clean_abandoned(now=initiated + 3601) == []
+
+
+def test_a_model_download_with_a_dotdot_key_creates_nothing_before_refusing(make_s3_store, tmp_path):
+    store = make_s3_store()
+    store.put_bytes("models/m1/predictor/a.json", b"{}")
+    sneaky = f"{PREFIX}/models/m1/predictor/x/../../../escaped/y.json"
+    s3_client().put_object(Bucket=BUCKET, Key=sneaky, Body=b"1")
+    assert sneaky in _bucket_keys()
+    with pytest.raises(StorageError, match=r"would be written outside .*scratch.*nothing was downloaded"):
+        store.get_folder("models/m1/predictor", tmp_path / "a" / "b" / "scratch")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_changed_object_is_refused_by_its_etag(make_s3_store, fault_proxy):
+    store = make_s3_store(endpoint_url=fault_proxy.url)
+    store.put_bytes("2012-10-26_sales.csv", b"v1")
+    [listed] = store.list_info()
+    store.put_bytes("2012-10-26_sales.csv", b"v2")  # same size: only the ETag tells
+    fault_proxy.clear()
+    with pytest.raises(ObjectChangedError, match=rf"{ROOT}/2012-10-26_sales\.csv changed since it was listed"):
+        store.get_version("2012-10-26_sales.csv", listed)
+    assert len(fault_proxy.seen("GET")) == 1  # one conditional GET (If-Match), not retried

@@ -4,6 +4,7 @@ generated synthetic dataset), and reading it as the spec declares."""
 from __future__ import annotations
 
 import gzip
+import re
 
 import pandas as pd
 import pytest
@@ -110,3 +111,41 @@ def test_an_s3_source_is_downloaded_and_read_with_errors_naming_s3(tmp_path, mak
     with pytest.raises(DataValidationError) as info:
         source.load()
     assert str(info.value).startswith(f"{location}/train.csv.gz, line 4, column Weekly_Sales: found {cells[3]!r}")
+
+
+@pytest.mark.parametrize("value", ["s3:/bucket/p", "S3://bucket/p", "s3a://bucket/p", "http://host/p", "file:///tmp/p"])
+def test_source_and_landing_locations_with_another_scheme_are_refused(monkeypatch, tmp_path, value):
+    monkeypatch.chdir(tmp_path)
+    expected = rf"{{}}={re.escape(repr(value))}: .* expected a folder or s3://bucket/prefix"
+    monkeypatch.setenv("DEEPAR_SOURCE", value)
+    monkeypatch.setenv("DEEPAR_LANDING", value)
+    with pytest.raises(ConfigurationError, match=expected.format("DEEPAR_SOURCE")):
+        SalesSource().folder()
+    with pytest.raises(ConfigurationError, match=expected.format("DEEPAR_LANDING")):
+        SalesSource().landing_zone()
+    with pytest.raises(ConfigurationError, match=expected.format(r"resources\.source\.config\.landing")):
+        SalesSource(landing=value).landing_zone()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_landing_zone_that_is_a_file_says_so(monkeypatch, tmp_path):
+    (tmp_path / "landing").write_text("a file")
+    monkeypatch.setenv("DEEPAR_LANDING", str(tmp_path / "landing"))
+    with pytest.raises(ConfigurationError, match=r"DEEPAR_LANDING=.*landing'.* is a file, not a folder"):
+        SalesSource().landing_zone()
+
+
+def test_the_sensors_look_at_s3_has_tighter_limits_than_runs(aws_env, monkeypatch):
+    """The landing sensor's look must end well inside Dagster's 60 s sensor evaluation timeout."""
+    source = SalesSource(landing=f"s3://{BUCKET}/incoming")
+    run = source.landing_zone().store.client.meta.config
+    look = source.landing_zone(sensor=True).store.client.meta.config
+    assert (run.connect_timeout, run.read_timeout, run.retries["total_max_attempts"]) == (10, 30, 5)
+    assert (look.connect_timeout, look.read_timeout, look.retries["total_max_attempts"]) == (3, 5, 3)
+    assert look.retries["total_max_attempts"] * (look.connect_timeout + look.read_timeout) < 30
+    monkeypatch.setenv("DEEPAR_S3_READ_TIMEOUT", "1")
+    assert source.landing_zone(sensor=True).store.client.meta.config.read_timeout == 1  # a tighter setting wins
+    assert (
+        SalesSource(landing=f"s3://{BUCKET}/i", read_timeout=2).landing_zone().store.client.meta.config.read_timeout
+        == 2
+    )
