@@ -74,6 +74,15 @@ class SearchSpaceConfig(dg.Config):
         return space
 
 
+class RawSalesConfig(dg.Config):
+    allow_gap: bool = Field(
+        default=False,
+        description="Store the partitions even when they leave more periods without target rows next to them "
+        "than the dataset spec's evaluation.max_gap_periods (a drop long after the stored history, or a long empty "
+        "stretch in the source). Off: such a load is refused, naming the partition and the gap.",
+    )
+
+
 class EncodingConfig(dg.Config):
     dynamic_features: list[str] | None = Field(
         default=None,

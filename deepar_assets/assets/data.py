@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from deepar_assets.assets.charts import line_chart
-from deepar_assets.assets.config import DatasetConfig, EncodingConfig
+from deepar_assets.assets.config import DatasetConfig, EncodingConfig, RawSalesConfig
 from deepar_assets.automation import follows_new_partitions, follows_upstream
 from deepar_assets.constants import CHANNELS, DATA_GROUP
 from deepar_assets.domain.checks import RAW_CHECKS
@@ -23,7 +23,7 @@ from deepar_assets.resources.source import SalesSource
 from deepar_assets.resources.storage import StorageResource
 from deepar_assets.storage.datasets import publish_dataset
 from deepar_assets.storage.landing import read_partition_drop
-from deepar_assets.storage.raw import RAW_PREFIX, read_stored, write_partitions
+from deepar_assets.storage.raw import RAW_PREFIX, StoredRaw, read_stored, write_partitions
 
 RAW_SALES = "raw_sales"
 ENCODED_SERIES = "encoded_series"
@@ -71,10 +71,14 @@ def _read_drop(context: dg.AssetExecutionContext, source: SalesSource, store, sp
             f"the run ingests {drop.target_key} from the landing zone {drop.zone}, but its landing zone is "
             f"{zone.root_uri}; DEEPAR_LANDING (or resources.source.config.landing) must be the one the sensor watches"
         )
-    raw = read_partition_drop(zone, store, spec, drop, deepar_home() / "work")
+    stored = StoredRaw(store, spec)  # what the drop is completed with; its changes are merged at the commit
+    # Each file in the version the sensor saw, or an error: what is ingested is what is recorded.
+    raw = read_partition_drop(zone.pinned(drop.versions), stored, spec, drop, deepar_home() / "work")
     landing = {zone.uri(key): version for key, version in drop.versions.items()}
     context.log.info(f"ingesting the drop of the partition {drop.partition}: {landing}")
-    return zone.uri(drop.target_key), raw, landing
+    if zone.cleaned:
+        context.log.info(f"removed {len(zone.cleaned)} stale local copies of drops that interrupted runs left")
+    return zone.uri(drop.target_key), raw, landing, stored
 
 
 def _raw_metadata(spec: DatasetSpec, raw: RawData, window: RawData, keys: list[str]) -> dict:
@@ -99,6 +103,30 @@ def _raw_metadata(spec: DatasetSpec, raw: RawData, window: RawData, keys: list[s
     return metadata
 
 
+def _write_metadata(context: dg.AssetExecutionContext, written: dict) -> dict:
+    """What the commit says: the log entry, the empty partitions (a warning), the cleanup (a
+    warning when it failed: the load is stored, and the next commit cleans up again)."""
+    empty = written["empty_partitions"]
+    if empty:
+        context.log.warning(
+            f"{len(empty)} partition(s) have no target rows in the source and are stored empty (missing values "
+            f"for their periods): {', '.join(empty[:10])}{' …' if len(empty) > 10 else ''}"
+        )
+    metadata = {
+        "commit": dg.MetadataValue.path(written["commit"]),
+        "empty_partitions": dg.MetadataValue.json(empty),
+    }
+    if "cleaned" in written:
+        cleaned = written["cleaned"]
+        metadata["cleaned"] = dg.MetadataValue.json(cleaned)
+        if cleaned["objects_deleted"]:
+            context.log.info(f"removed {cleaned['objects_deleted']} raw object(s) no commit uses (interrupted loads)")
+    if "cleanup_failed" in written:
+        context.log.warning(f"the load is stored, but cleaning up old raw objects failed: {written['cleanup_failed']}")
+        metadata["cleanup_failed"] = written["cleanup_failed"]
+    return metadata
+
+
 def build_raw_sales(spec: DatasetSpec) -> dg.AssetsDefinition:
     layout = LandingLayout.of(spec)
     ids = ", ".join(spec.ids)
@@ -114,26 +142,40 @@ def build_raw_sales(spec: DatasetSpec) -> dg.AssetsDefinition:
         description=(
             f"The {spec.name} dataset's {spec.target_column} per ({ids}) and period, with its covariates and "
             "attributes: read from the flat files its spec declares (or the generated synthetic dataset), "
-            f"validated, and stored as Parquet, one object per table and {spec.partition_frequency} partition "
-            "(a partition re-materialized replaces its rows). The bulk history loads as one single-run backfill; "
+            f"validated, and stored as Parquet, one object per table and {spec.partition_frequency} partition, "
+            "each load published whole by one log entry written last (a partition re-materialized replaces its "
+            "rows; readers see one whole load or the one before). A period with no rows inside the source's range is "
+            "stored empty and reported; a load far from the stored history is refused unless the run config sets "
+            "allow_gap. The bulk history loads as one single-run backfill; "
             "a new period arrives as a drop in the landing zone, and the run the landing sensor requests for it "
             "reads that drop."
         ),
     )
-    def raw_sales(context: dg.AssetExecutionContext, source: SalesSource, storage: StorageResource):
+    def raw_sales(
+        context: dg.AssetExecutionContext, config: RawSalesConfig, source: SalesSource, storage: StorageResource
+    ):
         same_spec(spec, source.spec())
         keys = list(context.partition_keys)
         store = storage.store()
         drop = drop_request_from_tags(context.run.tags, layout)
-        landing = None
+        landing = over = None
         if drop is None:  # the history: the source's files, every one validated before anything is stored
             folder, kind = source.folder()
             raw = source.load()
             where = raw.source or str(folder)  # an s3:// source is named as such, not by its local copy
         else:  # one partition's drop in the landing zone
             kind = "landing"
-            where, raw, landing = _read_drop(context, source, store, spec, drop)
-        write_partitions(store, raw, keys)  # every partition is checked before anything is written
+            where, raw, landing, stored = _read_drop(context, source, store, spec, drop)
+            over = stored.manifest
+        # Every partition is checked before anything is written; the load is published whole, last.
+        written = write_partitions(
+            store,
+            raw,
+            keys,
+            over=over,  # a drop: only what it changes in the stored related rows is merged
+            allow_gap=config.allow_gap,
+            load={"kind": kind, "source": where, "run_id": context.run_id, **({"landing": landing} if landing else {})},
+        )
         window = rows_in_partitions(raw, keys)
         yield dg.MaterializeResult(
             metadata={
@@ -142,6 +184,7 @@ def build_raw_sales(spec: DatasetSpec) -> dg.AssetsDefinition:
                 "stored_at": dg.MetadataValue.path(store.uri(RAW_PREFIX)),
                 **_raw_metadata(spec, raw, window, keys),
                 **({"landing_files": dg.MetadataValue.json(landing)} if landing else {}),
+                **_write_metadata(context, written),
             }
         )
         for name, check in RAW_CHECKS.items():
@@ -264,6 +307,8 @@ def build_s3_datasets(spec: DatasetSpec) -> dg.AssetsDefinition:
             context.log.info(f"published dataset version {ref.version} at {store.uri(ref.base)}")
         else:
             context.log.info(f"dataset version {ref.version} already published; nothing uploaded")
+        if "failed" in dataset.cleaned:
+            context.log.warning(f"cleaning up what interrupted publishes left failed: {dataset.cleaned['failed']}")
         last = {c: _period(encoded_series.periods[split.ends[c] - 1], encoded_series.spec) for c in CHANNELS}
         return dg.Output(
             ref,
@@ -279,6 +324,7 @@ def build_s3_datasets(spec: DatasetSpec) -> dg.AssetsDefinition:
                 "excluded": dg.MetadataValue.json(split.excluded),
                 "test_origins": 1 + len(split.extra_test_origins),
                 "objects_uploaded": dataset.published.uploaded,
+                "cleaned": dg.MetadataValue.json(dataset.cleaned),  # what interrupted publishes left
                 "prediction_length": horizon,
             },
         )

@@ -79,8 +79,24 @@ def negative_target_share(raw: RawData, limit: float = NEGATIVE_SHARE_LIMIT) -> 
     )
 
 
+def no_empty_periods(raw: RawData) -> CheckOutcome:
+    """Every period between the first and the last has target rows; a period with none (a store-wide
+    gap, stored as missing values) is legal, but worth a look."""
+    spec = raw.spec
+    times = pd.DatetimeIndex(raw.target[spec.time].unique())
+    figures: dict = {"empty_periods": 0}
+    if len(times):
+        grid = periods.period_index(times.min(), times.max(), spec.frequency)
+        empty = grid.difference(times)
+        figures["empty_periods"] = len(empty)
+        if len(empty):
+            figures["first_empty_period"] = periods.format_period(empty[0], spec.frequency)
+    return CheckOutcome(figures["empty_periods"] == 0, "every period between the first and the last has rows", figures)
+
+
 RAW_CHECKS = {
     "related_rows_for_every_series": related_rows_for_every_series,
     "row_and_series_counts": row_and_series_counts,
     "negative_target_share": negative_target_share,
+    "no_empty_periods": no_empty_periods,
 }

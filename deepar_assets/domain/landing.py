@@ -14,6 +14,9 @@ plus modification time) of every file already handled, so that:
 
 - each file version is handled once; a corrected upload (new size, ETag or modification time)
   is a new version, so its partition is ingested again (a restatement);
+- a version that comes back (v1, then v2, then v1 again) is new again: it differs from the one
+  handled last, and its run key holds the upload's time (S3's LastModified), so it is not the
+  run key of the run that ingested it the first time (which Dagster would skip);
 - nothing depends on the order of keys: a file whose key sorts before the ones already seen,
   or whose modification time is older, is still new if its version was never handled (the
   ``since_key`` pitfall of S3 listings that start after the last key seen);
@@ -47,16 +50,20 @@ TAG_PARTITION = "deepar/landing_partition"
 TAG_FILES = "deepar/landing_files"  # JSON: table name → key of its drop
 TAG_VERSIONS = "deepar/landing_versions"  # JSON: key → file version
 
-_DROP = re.compile(r"^(?P<key>[^_/]+)_(?P<table>[A-Za-z][A-Za-z0-9_]*)(?P<suffix>\.csv|\.csv\.gz|\.parquet)$")
+_DROP = re.compile(r"\A(?P<key>[^_/]+)_(?P<table>[A-Za-z][A-Za-z0-9_]*)(?P<suffix>\.csv|\.csv\.gz|\.parquet)\Z")
 
 
 class Listed(Protocol):
     """One file of a listing (``storage.base.ObjectInfo`` is one)."""
 
-    key: str
-    size: int
-    modified: float
-    etag: str | None
+    @property
+    def key(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def modified(self) -> float: ...
+    @property
+    def etag(self) -> str | None: ...
 
 
 # -- the drops a spec takes --------------------------------------------------------------------
@@ -192,6 +199,26 @@ def file_version(info: Listed) -> str:
     return f"{info.size}:{info.etag if info.etag else f'{info.modified:.6f}'}"
 
 
+def upload_version(info: Listed) -> str:
+    """One upload of a file: its version, and on S3 its LastModified too (the same content
+    uploaded again is the same version, but another upload)."""
+    return f"{file_version(info)}@{info.modified:.6f}" if info.etag else file_version(info)
+
+
+def parse_file_version(version: str) -> tuple[int, str | None, float | None]:
+    """(size, ETag, modification time) of a :func:`file_version`, one of the last two None: a
+    modification time is written with six decimals (a '.'), an ETag never has a '.'."""
+    size, _, rest = version.partition(":")
+    try:
+        if not rest or not size.isdigit():
+            raise ValueError("expected size:ETag or size:modification time")
+        if "." in rest:
+            return int(size), None, float(rest)
+        return int(size), rest, None
+    except ValueError as exc:
+        raise DataValidationError(f"file version {version!r}: {exc}") from None
+
+
 # -- what a run ingests -----------------------------------------------------------------------
 
 
@@ -210,8 +237,9 @@ class PartitionDrop:
 
     @property
     def run_key(self) -> str:
-        """``<key>:<size>:<ETag or mtime>`` of each file: the same files give the same key."""
-        return "|".join(f"{info.key}:{file_version(info)}" for info in self.files)
+        """``<key>:<size>:<mtime>`` (folder) or ``<key>:<size>:<ETag>@<LastModified>`` (S3) of
+        each file: the same uploads give the same key; a version uploaded again does not."""
+        return "|".join(f"{info.key}:{upload_version(info)}" for info in self.files)
 
     def tags(self, zone_uri: str, layout: LandingLayout) -> dict[str, str]:
         files = {layout.target: self.target.key, **{table: info.key for table, info in self.related}}
@@ -450,6 +478,8 @@ def _window_text(start: pd.Timestamp, end: pd.Timestamp, spec: DatasetSpec, fmt:
 
 def _check_times(data: TableData, start: pd.Timestamp, end: pd.Timestamp | None, spec: DatasetSpec, partition: str):
     """Every row of a drop in its partition's window (``end`` None: or later, ahead)."""
+    if data.layout.time is None:  # a metadata table: no timestamps to check
+        return
     column = data.layout.column(data.layout.time)
     times = data.frame[column.name].to_numpy()
     bad = times < start.to_datetime64()
@@ -470,7 +500,7 @@ def _check_times(data: TableData, start: pd.Timestamp, end: pd.Timestamp | None,
     )
 
 
-def _newest(columns: list[str], *frames: pd.DataFrame | None) -> pd.DataFrame | None:
+def newest_rows(columns: list[str], *frames: pd.DataFrame | None) -> pd.DataFrame | None:
     """Rows from several sources, a later source winning per ``columns`` (keys and time)."""
     parts = [f for f in frames if f is not None and len(f)]
     if not parts:
@@ -526,8 +556,8 @@ def assemble_partition(
         earlier = stored_window.get(table.name)
         if earlier is None:
             earlier = _times(ahead, time, start, end)
-        window = _newest(columns, earlier, _times(drop.frame if drop else None, time, start, end))
-        later = _newest(columns, _times(ahead, time, end), _times(drop.frame if drop else None, time, end))
+        window = newest_rows(columns, earlier, _times(drop.frame if drop else None, time, start, end))
+        later = newest_rows(columns, _times(ahead, time, end), _times(drop.frame if drop else None, time, end))
         frames = [f for f in (window, later) if f is not None]
         if frames:
             rows = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
@@ -545,9 +575,9 @@ def assemble_partition(
         mine = rows[keys_in(rows, series, list(table.keys))] if table.keys else rows
         checked.append(TableData(layout(spec, table), mine, Rows([(name, 0, "parquet")])))
     described = []
-    for table in spec.metadata:
-        data = metadata[table.name]
-        mine = data.frame[keys_in(data.frame, series, list(table.keys))]
+    for attributes in spec.metadata:
+        data = metadata[attributes.name]
+        mine = data.frame[keys_in(data.frame, series, list(attributes.keys))]
         described.append(TableData(data.layout, mine, data.rows))
     check_tables(target, checked, described)
     raw = RawData(

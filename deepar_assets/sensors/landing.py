@@ -3,8 +3,10 @@
 Thin wiring over deepar_assets.domain.landing (which files are new, the cursor) and the
 landing zone (listing), built for a dataset spec (its tables name the drops, its partitions
 bound them): the run key of a request names the files and their versions, so a file version
-is requested once, however often it is seen; the cursor keeps the versions handled and
-survives restarts.
+is requested once, however often it is seen (and a version uploaded again, after another, is
+requested again); the cursor keeps the versions handled and survives restarts. On S3 the look
+has tighter timeouts than runs (``SalesSource.landing_zone(sensor=True)``), so that an endpoint
+that does not answer fails the look well inside Dagster's sensor evaluation timeout.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def build_landing_sensor(spec: DatasetSpec, raw_sales: dg.AssetsDefinition) -> d
     ) -> dg.SensorResult | dg.SkipReason:
         if not source.landing_location():
             return dg.SkipReason("no landing zone: set DEEPAR_LANDING to a folder or s3://bucket/prefix")
-        zone = source.landing_zone()
+        zone = source.landing_zone(sensor=True)
         missing = zone.missing()
         if missing:
             return dg.SkipReason(missing)

@@ -11,15 +11,14 @@ partition it claims to be.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
+import math
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from deepar_assets.domain.landing import SUFFIXES, DropRequest, assemble_partition
+from deepar_assets.domain.landing import SUFFIXES, DropRequest, assemble_partition, parse_file_version
 from deepar_assets.domain.raw import RawData
 from deepar_assets.domain.reading import TableData, layout, read_table
 from deepar_assets.domain.reading.files import file_format
@@ -27,25 +26,35 @@ from deepar_assets.domain.reading.tables import Rows
 from deepar_assets.domain.spec import DatasetSpec
 from deepar_assets.domain.spec.models import MetadataTable, RelatedTable, TargetTable
 from deepar_assets.errors import DataValidationError
-from deepar_assets.storage.base import ObjectInfo, ObjectStore
-from deepar_assets.storage.local import FolderStore
-from deepar_assets.storage.raw import (
-    ahead_object,
-    metadata_object,
-    partition_object,
-    read_ahead,
-    read_metadata,
-    read_partition,
+from deepar_assets.storage.base import (
+    ObjectChangedError,
+    ObjectInfo,
+    ObjectStore,
+    clean_stale_folders,
+    scratch_folder,
 )
+from deepar_assets.storage.local import FolderStore
+from deepar_assets.storage.raw import StoredRaw
 
 T = TypeVar("T")
 
 
-class LandingZone:
-    """Drops directly under a store's root (sub-folders are not looked into)."""
+SCRATCH_PREFIX = "landing-"
 
-    def __init__(self, store: ObjectStore):
+
+class LandingZone:
+    """Drops directly under a store's root (sub-folders are not looked into). A zone pinned to
+    the file versions a run was asked for (:meth:`pinned`) reads each of those files in that
+    version only, so what a run ingests is what it records."""
+
+    def __init__(self, store: ObjectStore, versions: Mapping[str, str] | None = None):
         self.store = store
+        self.versions = dict(versions or {})  # key → the file version to read (domain.landing.file_version)
+        self.cleaned: list[str] = []  # temporary folders of killed runs removed by this zone's reads
+
+    def pinned(self, versions: Mapping[str, str]) -> LandingZone:
+        """This zone, reading each key of ``versions`` only in that version (a run's request)."""
+        return LandingZone(self.store, versions)
 
     @property
     def root_uri(self) -> str:
@@ -68,18 +77,30 @@ class LandingZone:
         """Write a file whole (a folder: a hidden temporary name, then a rename)."""
         self.store.put_bytes(key, data)
 
+    def get_bytes(self, key: str) -> bytes:
+        """A file's bytes; a pinned key in its version only, else ObjectChangedError saying so."""
+        version = self.versions.get(key)
+        if version is None:
+            return self.store.get_bytes(key)
+        size, etag, modified = parse_file_version(version)
+        expect = ObjectInfo(key, size, math.nan if modified is None else modified, etag)
+        try:
+            return self.store.get_version(key, expect)
+        except ObjectChangedError as exc:
+            raise ObjectChangedError(
+                f"{exc}. This run was asked to ingest the version {version} of {self.uri(key)} and ingests nothing; "
+                "the landing sensor requests the new version on its next look"
+            ) from None
+
     @contextmanager
     def local_copy(self, key: str, work_dir: Path) -> Iterator[Path]:
-        """The drop as a local file with its own name (its .gz suffix says how to read it)."""
-        work_dir = Path(work_dir)
-        work_dir.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix="landing-", dir=work_dir))
-        try:
+        """The drop as a local file with its own name (its .gz suffix says how to read it), in a
+        temporary folder; those that killed runs left are removed first."""
+        self.cleaned += clean_stale_folders(Path(work_dir), SCRATCH_PREFIX)
+        with scratch_folder(Path(work_dir), SCRATCH_PREFIX) as folder:
             path = folder / key.rsplit("/", 1)[-1]
-            path.write_bytes(self.store.get_bytes(key))
+            path.write_bytes(self.get_bytes(key))
             yield path
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
 
     def read(self, key: str, reader: Callable[[Path], T], work_dir: Path) -> T:
         """``reader`` on a local copy of the drop; its errors and warnings name the drop."""
@@ -114,42 +135,37 @@ class LandingZone:
 
 
 def read_partition_drop(
-    zone: LandingZone, store: ObjectStore, spec: DatasetSpec, drop: DropRequest, work_dir: Path
+    zone: LandingZone, store: ObjectStore | StoredRaw, spec: DatasetSpec, drop: DropRequest, work_dir: Path
 ) -> RawData:
-    """One partition's drop, read, validated and completed with what is stored (``store``):
-    the related rows of the partition from its drops, else those stored for it or ahead of the
-    history; each metadata table from the zone's ``<table>.csv``, else the one stored."""
+    """One partition's drop, read, validated and completed with what is stored (``store``, or
+    one committed state of it: what ``write_partitions(..., over=stored.manifest)`` then merges
+    over): the related rows of the partition from its drops, else those stored for it or ahead of
+    the history; each metadata table from the zone's ``<table>.csv``, else the one stored."""
     target = zone.read_table(spec, spec.target, drop.target_key, work_dir)
-    related = {
-        name: zone.read_table(spec, spec.table(name), key, work_dir)  # type: ignore[arg-type]
-        for name, key in drop.related_keys.items()
-    }
+    related = {name: zone.read_table(spec, spec.table(name), key, work_dir) for name, key in drop.related_keys.items()}
     listing = zone.listing()
+    stored = store if isinstance(store, StoredRaw) else StoredRaw(store, spec)  # one committed state
     metadata: dict[str, TableData] = {}
     for table in spec.metadata:
         key = zone.metadata_key(table.name, listing)
         if key:
             metadata[table.name] = zone.read_table(spec, table, key, work_dir)
             continue
-        frame = read_metadata(store, spec, table.name)
-        stored = store.uri(metadata_object(table.name))
+        frame = stored.metadata(table.name)
         if frame is None:
             raise DataValidationError(
-                f"{zone.uri(drop.target_key)}: no {table.name} attributes to check it against: {stored} does not "
-                f"exist and {zone.root_uri} has no {table.name}.csv; load the history first (make run) or put "
-                f"{table.name}.csv in the landing zone"
+                f"{zone.uri(drop.target_key)}: no {table.name} attributes to check it against: {stored.where} stores "
+                f"no {table.name} table and {zone.root_uri} has no {table.name}.csv; load the history first (make run) "
+                f"or put {table.name}.csv in the landing zone"
             )
-        metadata[table.name] = TableData(layout(spec, table), frame, Rows([(stored, 0, "parquet")]))
+        metadata[table.name] = TableData(layout(spec, table), frame, Rows([(stored.name(table.name), 0, "parquet")]))
     return assemble_partition(
         spec,
         drop.partition,
         target,
         metadata,
         related_drops=related,
-        stored_window={t.name: read_partition(store, spec, t.name, drop.partition) for t in spec.related},
-        stored_ahead={t.name: read_ahead(store, spec, t.name) for t in spec.related},
-        stored_names={
-            t.name: f"{store.uri(partition_object(t.name, drop.partition))}, {store.uri(ahead_object(t.name))}"
-            for t in spec.related
-        },
+        stored_window={t.name: stored.partition(t.name, drop.partition) for t in spec.related},
+        stored_ahead={t.name: stored.ahead(t.name) for t in spec.related},
+        stored_names={t.name: stored.name(t.name) for t in spec.related},
     )

@@ -13,6 +13,7 @@ from deepar_assets.domain.landing import (
     drop_request_from_tags,
     file_version,
     parse_drop_name,
+    parse_file_version,
     plan_drops,
     read_cursor,
     rows_in_partitions,
@@ -116,6 +117,34 @@ def test_a_bad_name_is_reported_with_what_a_drop_is_called(layout_, name, messag
 def test_versions_are_size_and_etag_or_modification_time():
     assert file_version(info("a", 12, 1700000000.1234567)) == "12:1700000000.123457"
     assert file_version(info("a", 12, 1700000000.0, etag="abc-2")) == "12:abc-2"
+    assert parse_file_version("12:1700000000.123457") == (12, None, 1700000000.123457)
+    assert parse_file_version("12:abc-2") == (12, "abc-2", None)
+    for bad in ("12", "x:abc", ":1.5", "12:"):
+        with pytest.raises(DataValidationError, match=rf"file version '{bad}'"):
+            parse_file_version(bad)
+
+
+def test_a_version_that_comes_back_on_s3_is_a_new_request_with_a_new_run_key():
+    """v1, v2, then v1 again: the third request used to have the first run's key
+    (key:size:ETag), so Dagster skipped it and storage kept v2 while the zone held v1."""
+    key = "2012-10-19_sales.csv"
+    v1, v2, v1_again = info(key, 10, 100.0, etag="e1"), info(key, 12, 200.0, etag="e2"), info(key, 10, 300.0, etag="e1")
+    first = plan_drops([v1], None, LAYOUT)
+    second = plan_drops([v2], first.cursor, LAYOUT)
+    third = plan_drops([v1_again], second.cursor, LAYOUT)
+    keys = [plan.requests[0].run_key for plan in (first, second, third)]
+    assert keys == [f"{key}:10:e1@100.000000", f"{key}:12:e2@200.000000", f"{key}:10:e1@300.000000"]
+    assert third.requests[0].tags("s3://b/in", LAYOUT)["deepar/landing_versions"] == f'{{"{key}":"10:e1"}}'
+    # The same upload seen again: nothing; its run key is stable (a restarted sensor's request is deduped).
+    assert plan_drops([v1_again], third.cursor, LAYOUT).requests == []
+    assert plan_drops([v1_again], None, LAYOUT).requests[0].run_key == keys[2]
+
+
+def test_a_drop_name_with_a_trailing_newline_is_not_a_drop():
+    with pytest.raises(DataValidationError, match="not a drop of a partition"):
+        parse_drop_name("2012-10-26_sales.csv\n", LAYOUT)
+    plan = plan_drops([info("2012-10-26_sales.csv\n", 10, 1.0)], None, LAYOUT)
+    assert plan.requests == [] and len(plan.rejected) == 1
 
 
 # -- which files are new ------------------------------------------------------------------

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 
 import dagster as dg
 import pytest
 
-from deepar_assets.domain.landing import file_version
+from deepar_assets.domain.landing import file_version, upload_version
 from deepar_assets.replay import csv_bytes, drop_partitions
 from deepar_assets.resources.source import SalesSource
+from deepar_assets.sensors.landing import LANDING_SENSOR
 from deepar_assets.storage.raw import read_stored
 from deepar_assets_tests.sensors.conftest import SPEC, landing_zone_sensor, raw_sales
+from deepar_assets_tests.storage.fault_proxy import FaultProxy
 
 
 @pytest.fixture(params=["folder", "s3"])
@@ -50,9 +53,10 @@ def test_a_new_partition_is_requested_once_ingested_and_refreshes_the_datasets(a
     files = {i.key: i for i in world.zone.listing()}
     sales, features = files[f"{week}_sales.csv"], files[f"{week}_features.csv"]
     assert request.partition_key == week
-    assert request.run_key == f"{sales.key}:{file_version(sales)}|{features.key}:{file_version(features)}"
+    assert request.run_key == f"{sales.key}:{upload_version(sales)}|{features.key}:{upload_version(features)}"
     if world.zone.root_uri.startswith("s3://"):
         assert file_version(sales) == f"{sales.size}:{sales.etag}"
+        assert upload_version(sales) == f"{sales.size}:{sales.etag}@{sales.modified:.6f}"
 
     result = world.run(request)
     assert result.success
@@ -259,3 +263,85 @@ def test_a_week_of_a_daily_dataset_lands_as_one_partition(tmp_path):
         assert metadata["rows"].value == 7 * 4 and metadata["last_period"].value == "2013-02-10"
     stored = read_stored(resources["storage"].store(), spec).target
     assert len(stored) == len(frame) and stored["date"].max() == pd.Timestamp("2013-02-10")
+
+
+def launch(world, request: dg.RunRequest) -> dg.ExecuteInProcessResult | None:
+    """What the sensor daemon does with a request: nothing when a run of this sensor already
+    has its run key, else the run, tagged with the run key."""
+    tags = {"dagster/run_key": request.run_key, "dagster/sensor_name": LANDING_SENSOR}
+    if world.instance.get_runs(filters=dg.RunsFilter(tags=tags)):
+        return None
+    return world.run(
+        dg.RunRequest(partition_key=request.partition_key, run_key=request.run_key, tags={**request.tags, **tags})
+    )
+
+
+def test_a_version_that_comes_back_on_s3_is_ingested_again(s3_world, holdout):
+    """v1, v2, then v1 again: the third request had the first run's key, so the daemon skipped
+    it; the zone ended with v1 and storage with v2."""
+    world, week = s3_world, holdout.partitions[0]
+    key = f"{week}_sales.csv"
+    drop(world, holdout, week)
+    v1 = world.zone.store.get_bytes(key)
+    rows = holdout.partition_rows(week, "sales").copy()
+    rows.iloc[0, rows.columns.get_loc("Weekly_Sales")] = "123456.78"
+    totals, run_keys = [], []
+    for upload in (None, csv_bytes(rows), v1):
+        if upload is not None:
+            time.sleep(1.05)  # S3's LastModified counts whole seconds
+            world.zone.put(key, upload)
+        [request] = world.sense()
+        run = launch(world, request)
+        assert run is not None and run.success, f"the request {request.run_key} was not run"
+        stored = read_stored(world.store, SPEC).target
+        totals.append(round(float(stored.loc[stored["Date"] == week, "Weekly_Sales"].sum()), 2))
+        run_keys.append(request.run_key)
+    assert totals[0] == totals[2] != totals[1]
+    assert len(set(run_keys)) == 3
+    assert world.sense() == []
+
+
+def test_a_file_replaced_after_the_look_fails_its_run_and_is_requested_again(world, holdout):
+    """The run used to ingest what was at the key when it ran, recording the version the
+    sensor had seen."""
+    week = holdout.partitions[0]
+    drop(world, holdout, week)
+    [request] = world.sense()
+    time.sleep(0.01)
+    rows = holdout.partition_rows(week, "sales").copy()
+    rows.iloc[0, rows.columns.get_loc("Weekly_Sales")] = "123456.78"
+    world.zone.put(f"{week}_sales.csv", csv_bytes(rows))
+    failed = world.run(request, raise_on_error=False)
+    assert not failed.success
+    message = failure_message(failed)
+    assert f"{world.zone.uri(f'{week}_sales.csv')} changed since it was listed" in message
+    assert "the landing sensor requests the new version on its next look" in message
+    assert week not in world.partitions()
+    [again] = world.sense()
+    assert again.run_key != request.run_key
+    done = world.run(again)
+    assert done.success
+    [materialization] = done.asset_materializations_for_node("raw_sales")
+    [listed] = [i for i in world.zone.listing() if i.key == f"{week}_sales.csv"]
+    assert materialization.metadata["landing_files"].value[world.zone.uri(listed.key)] == file_version(listed)
+
+
+def test_the_sensors_look_at_an_endpoint_that_never_answers_fails_in_seconds(aws_env, monkeypatch):
+    """The look must end well inside Dagster's 60 s sensor evaluation timeout, saying why."""
+    with FaultProxy(aws_env) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        monkeypatch.setenv("DEEPAR_S3_READ_TIMEOUT", "0.5")
+        proxy.hang("GET", r"list-type=2", times=1000)
+        source = SalesSource(landing="s3://deepar-landing/incoming", landing_settle_seconds=0)
+        started = time.monotonic()
+        with pytest.raises(Exception) as caught:
+            landing_zone_sensor(dg.build_sensor_context(resources={"source": source}))
+        assert time.monotonic() - started < 15
+        assert len(proxy.seen("GET", r"list-type=2")) == 3
+    messages, error = [], caught.value
+    while error is not None:
+        messages.append(str(error))
+        error = error.__cause__
+    assert any(
+        "list s3://deepar-landing/incoming/: " in m and "timed out after 0.5 s × 3 attempts" in m for m in messages
+    )

@@ -4,16 +4,19 @@ paging through every key, drops read from a local copy with errors naming the dr
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import time
 
 import pytest
 
-from deepar_assets.domain.landing import DropRequest
+from deepar_assets.domain.landing import DropRequest, LandingLayout, drop_request_from_tags, plan_drops
 from deepar_assets.domain.reading import read_dataset, read_table
 from deepar_assets.domain.spec import load_spec
 from deepar_assets.errors import DataValidationError
 from deepar_assets.resources.source import SalesSource
-from deepar_assets.storage.landing import LandingZone, read_partition_drop
+from deepar_assets.storage.base import ObjectChangedError, clean_stale_folders
+from deepar_assets.storage.landing import SCRATCH_PREFIX, LandingZone, read_partition_drop
 from deepar_assets.storage.local import FolderStore
 from deepar_assets.storage.raw import write_partitions
 from deepar_assets_tests.storage.conftest import BUCKET, PREFIX
@@ -113,7 +116,7 @@ def test_a_drop_reads_its_related_rows_stored_ahead_and_the_stored_metadata(tmp_
     empty = FolderStore(tmp_path / "nothing-stored")
     with pytest.raises(
         DataValidationError,
-        match=r"no stores attributes to check it against: .*raw/metadata/stores\.parquet does not exist",
+        match=r"no stores attributes to check it against: .*raw/_log stores no stores table",
     ):
         read_partition_drop(zone, empty, SPEC, drop, tmp_path / "work")
     # A stores.csv in the landing zone is read instead (and validated like the source's file).
@@ -158,3 +161,53 @@ def test_a_daily_dataset_drop_of_a_week(tmp_path):
         r"2013-01-20",
     ):
         read_partition_drop(zone, storage, spec, drop, tmp_path / "work")
+
+
+@pytest.mark.parametrize("where", ["folder", "s3"])
+def test_a_run_reads_the_version_it_was_asked_for_or_fails_saying_why(request, where, tmp_path, small_source):
+    """A file replaced between the sensor's look and the run's read used to be ingested under
+    the version the sensor had seen."""
+    raw = read_dataset(SPEC, small_source)
+    weeks = [f"{w:%Y-%m-%d}" for w in sorted(raw.target["Date"].unique())]
+    storage = FolderStore(tmp_path / "storage")
+    write_partitions(storage, raw, weeks[:10])
+    store = FolderStore(tmp_path / "landing") if where == "folder" else request.getfixturevalue("make_s3_store")()
+    zone = LandingZone(store)
+    week = weeks[10]
+    key = f"{week}_sales.csv"
+    zone.put(key, _week_of(small_source, week))
+    [due] = plan_drops(zone.listing(), None, LandingLayout.of(SPEC)).requests
+    drop = drop_request_from_tags(due.tags(zone.root_uri, LandingLayout.of(SPEC)), LandingLayout.of(SPEC))
+    pinned = zone.pinned(drop.versions)
+    read = read_partition_drop(pinned, storage, SPEC, drop, tmp_path / "work")  # unchanged: read as asked
+    assert len(read.target) == int((raw.target["Date"] == week).sum())
+
+    time.sleep(0.01)
+    zone.put(key, _week_of(small_source, week).replace(b".", b"9", 1))  # the same size, other bytes
+    version = re.escape(drop.versions[key])
+    with pytest.raises(
+        ObjectChangedError,
+        match=rf"{re.escape(zone.uri(key))} changed since it was listed.*the version {version} of .*ingests nothing; "
+        "the landing sensor requests the new version on its next look",
+    ):
+        read_partition_drop(pinned, storage, SPEC, drop, tmp_path / "work")
+    assert list((tmp_path / "work").iterdir()) == []
+
+
+def test_local_copies_that_killed_runs_left_are_removed_and_live_ones_kept(tmp_path):
+    work = tmp_path / "work"
+    killed, young = work / "landing-killed", work / "landing-young"
+    (killed / "sub").mkdir(parents=True)
+    (killed / "sub" / "2012-10-26_sales.csv").write_bytes(b"left behind")
+    young.mkdir()
+    two_hours_ago = time.time() - 7200
+    os.utime(killed, (two_hours_ago, two_hours_ago))
+    zone = LandingZone(FolderStore(tmp_path / "landing"))
+    zone.put("2012-10-26_sales.csv", b"1")
+    with zone.local_copy("2012-10-26_sales.csv", work) as path:
+        assert path.read_bytes() == b"1"
+        assert zone.cleaned == [str(killed)]  # young: perhaps a run still reading
+        # Later, another run's cleanup: the stale young folder goes, the copy in use (locked) stays.
+        assert clean_stale_folders(work, SCRATCH_PREFIX, now=time.time() + 7200) == [str(young)]
+        assert path.exists()
+    assert list(work.iterdir()) == []

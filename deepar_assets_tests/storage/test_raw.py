@@ -6,15 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from deepar_assets.domain.encoding import encode
 from deepar_assets.domain.raw import RawData
 from deepar_assets.domain.reading import read_dataset
 from deepar_assets.domain.spec import DatasetSpec, load_spec, periods
 from deepar_assets.errors import DataValidationError
 from deepar_assets.storage.local import FolderStore
 from deepar_assets.storage.raw import (
-    ahead_object,
-    metadata_object,
-    partition_object,
+    LOG_PREFIX,
+    StoredRaw,
+    longest_new_gap,
     read_ahead,
     read_metadata,
     read_partition,
@@ -22,6 +23,7 @@ from deepar_assets.storage.raw import (
     stored_partitions,
     write_partitions,
 )
+from deepar_assets.storage.raw.layout import to_parquet
 
 
 @pytest.fixture
@@ -98,12 +100,15 @@ def test_partitions_are_listed_and_related_rows_ahead_start_after_the_last_parti
     keys = _keys(raw, 4)
     write_partitions(store, raw, keys)
     assert stored_partitions(store, raw.spec) == keys
-    assert store.exists(partition_object("sales", keys[0])) and store.exists(partition_object("features", keys[0]))
-    assert store.exists(metadata_object("stores"))
+    manifest = StoredRaw(store, raw.spec).manifest
+    for table in ("sales", "features"):
+        entry = manifest.partitions(table)[keys[0]]
+        assert entry.key.startswith(f"raw/{table}/{keys[0]}/") and store.exists(entry.key)
+    assert store.exists(manifest.metadata["stores"].key)
+    assert store.list_keys(f"{LOG_PREFIX}/") == [f"{LOG_PREFIX}/0000000000.json"]
     ahead = read_ahead(store, raw.spec, "features")
     assert ahead["Date"].min() == pd.Timestamp(keys[-1]) + pd.Timedelta(weeks=1)
     assert ahead["Date"].max() == raw.related["features"]["Date"].max()
-    assert store.exists(ahead_object("features"))
     # Read back: the stored partitions' related rows, then the ones ahead, none twice.
     related = read_stored(store, raw.spec).related["features"]
     assert related["Date"].min() == pd.Timestamp(keys[0])
@@ -164,3 +169,102 @@ def test_string_ids_and_a_global_related_table(store):
     back = read_stored(store, spec)
     assert back.target["state"].tolist() == ["NSW", "Vic", "NSW", "Vic"]
     assert back.related["rates"]["rate"].tolist() == [0.1, 0.2, 0.3, 0.4]
+
+
+# -- #18 item 16: a partition with no target rows ------------------------------------------------------
+
+
+def test_a_partition_without_target_rows_inside_the_source_is_stored_empty_and_reported(raw, store):
+    """A store-wide gap is data, not corruption: the load goes through, says which partition is
+    empty, and the encoder sees missing values for its period. Before: the whole load was refused."""
+    keys = _keys(raw)
+    gap = keys[20]
+    raw.target = raw.target[raw.target["Date"] != pd.Timestamp(gap)].reset_index(drop=True)
+    result = write_partitions(store, raw, keys)
+    assert result["empty_partitions"] == [gap] and result["rows"] == len(raw.target)
+    assert stored_partitions(store, raw.spec) == keys
+    back = read_stored(store, raw.spec)
+    assert len(back.target) == len(raw.target) and not (back.target["Date"] == pd.Timestamp(gap)).any()
+    encoded = encode(back)
+    column = list(encoded.periods).index(pd.Timestamp(gap))
+    assert np.isnan(encoded.target[:, column]).all()
+    assert not np.isnan(encoded.target[:, column - 1]).all() and not np.isnan(encoded.target[:, column + 1]).all()
+    # Partitions wholly outside the source's periods stay an error naming its range.
+    with pytest.raises(DataValidationError, match=r"no sales rows for the partition\(s\) 2030-01-04; the source has"):
+        write_partitions(store, raw, [*keys[-2:], "2030-01-04"])
+
+
+# -- #18 item 6: a load far from the history -----------------------------------------------------------
+
+
+def test_a_load_long_after_the_history_is_refused_unless_allowed(raw, store, tmp_path):
+    keys = _keys(raw)
+    write_partitions(store, raw, keys[:5])
+    far = keys[60]  # 56 weeks after the last stored one: 55 periods missing, more than the default 52
+    with pytest.raises(DataValidationError) as error:
+        write_partitions(store, raw, [far])
+    message = str(error.value)
+    assert f"partition {far}: its first period {far} comes 55 periods after the last stored period {keys[4]}" in message
+    assert "evaluation.max_gap_periods (52)" in message and "allow_gap: true" in message
+    assert stored_partitions(store, raw.spec) == keys[:5]
+    write_partitions(store, raw, [far], allow_gap=True)  # the run config's way around it
+    assert stored_partitions(store, raw.spec) == [*keys[:5], far]
+    # 52 missing periods, the limit itself, are accepted.
+    other = FolderStore(tmp_path / "other")
+    write_partitions(other, raw, keys[:5])
+    write_partitions(other, raw, keys[57:58])
+    assert stored_partitions(other, raw.spec) == [*keys[:5], keys[57]]
+
+
+def test_a_bulk_load_with_a_long_empty_stretch_is_refused_unless_allowed(raw, store):
+    keys = _keys(raw)
+    gone = pd.to_datetime(keys[10:64])  # 54 weeks without sales
+    raw.target = raw.target[~raw.target["Date"].isin(gone)].reset_index(drop=True)
+    with pytest.raises(DataValidationError, match=rf"has no sales rows for the 54 periods between {keys[9]} and "):
+        write_partitions(store, raw, keys)
+    assert stored_partitions(store, raw.spec) == []
+    assert len(write_partitions(store, raw, keys, allow_gap=True)["empty_partitions"]) == 54
+
+
+def test_the_longest_gap_next_to_new_periods():
+    weeks = pd.date_range("2020-01-03", periods=10, freq="W-FRI")
+    stored = [(weeks[0], weeks[2])]
+    assert longest_new_gap(stored, weeks[3:5], "W-FRI") is None  # contiguous
+    gap = longest_new_gap(stored, [weeks[7], weeks[9]], "W-FRI")
+    assert (gap.before, gap.after, gap.missing, gap.before_is_new, gap.after_is_new) == (
+        weeks[2],
+        weeks[7],
+        4,
+        False,
+        True,
+    )
+    # A gap stored already was accepted then: filling part of it is not refused.
+    assert longest_new_gap([(weeks[0], weeks[0]), (weeks[9], weeks[9])], [weeks[1]], "W-FRI") is None
+    months = pd.date_range("2020-01-01", periods=4, freq="MS")
+    assert longest_new_gap([], [months[0], months[3]], "MS").missing == 2
+
+
+# -- storage written before the log ----------------------------------------------------------------------
+
+
+def test_storage_in_the_layout_before_the_log_is_imported(raw, store):
+    keys = _keys(raw, 6)
+    spec = raw.spec
+    parts = {key: periods.partition_window(key, spec.partition_frequency) for key in keys}
+    for name, frame in (("sales", raw.target), ("features", raw.related["features"])):
+        for key, (start, end) in parts.items():
+            rows = frame[(frame["Date"] >= start) & (frame["Date"] < end)]
+            store.put_bytes(f"raw/{name}/{key}.parquet", to_parquet(rows))
+    features = raw.related["features"]
+    store.put_bytes("raw/features_ahead.parquet", to_parquet(features[features["Date"] >= parts[keys[-1]][1]]))
+    store.put_bytes("raw/metadata/stores.parquet", to_parquet(raw.metadata["stores"]))
+
+    back = read_stored(store, spec)  # the first read imports it as the first log entry
+    assert store.list_keys(f"{LOG_PREFIX}/") == [f"{LOG_PREFIX}/0000000000.json"]
+    assert stored_partitions(store, spec) == keys
+    assert len(back.target) == int(raw.target["Date"].isin(pd.to_datetime(keys)).sum())
+    assert back.related["features"]["Date"].max() == features["Date"].max()
+    assert read_ahead(store, spec, "features")["Date"].min() == parts[keys[-1]][1]
+    # The next load commits over it.
+    write_partitions(store, raw, _keys(raw)[6:8])
+    assert stored_partitions(store, spec) == _keys(raw, 8)
