@@ -99,6 +99,7 @@ def test_the_base_spec_is_valid():
         ({"target__covariates": ["Units"]}, ["target: a column is named twice"]),
         ({"related__0__name": "sales"}, ["table names must differ"]),
         ({"related__0__name": "my features"}, ["related.0.name:", "letters, digits and _"]),
+        ({"related__0__name": "features\n"}, ["related.0.name:", "letters, digits and _"]),  # a trailing newline
         ({"related__0__keys": ["Region"]}, ["related[0] (features).keys: ['Region'] are not series ids"]),
         (
             {"related__0__covariates": ["Price"]},

@@ -29,7 +29,7 @@ Scale = Literal["none", "standard", "log1p_standard", "robust"]
 CovariateType = Literal["number", "bool"]
 Calendar = Literal["day_of_week", "day_of_month", "week_of_year", "month_of_year", "hour_of_day"]
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")  # whole names: fullmatch
 
 
 class _Strict(BaseModel):
@@ -60,7 +60,7 @@ class Table(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
+        if not _NAME.fullmatch(value):
             raise ValueError(f"{value!r}: expected a name of letters, digits and _ starting with a letter")
         return value
 
@@ -103,6 +103,10 @@ class Attribute(_Strict):
 class MetadataTable(Table):
     keys: list[str] = Field(min_length=1, description="The id columns it is keyed by (a subset of the ids).")
     attributes: dict[str, Attribute] = Field(min_length=1, description="Its attribute columns and their kinds.")
+
+
+AnyTable = TargetTable | RelatedTable | MetadataTable
+"""A table of any role."""
 
 
 class Covariate(_Strict):
@@ -244,14 +248,20 @@ class DatasetSpec(_Strict):
         return self.evaluation.prediction_length or self.freq.horizon
 
     @property
-    def tables(self) -> list[Table]:
+    def tables(self) -> list[AnyTable]:
         return [self.target, *self.related, *self.metadata]
 
-    def table(self, name: str) -> Table:
+    def table(self, name: str) -> AnyTable:
         for table in self.tables:
             if table.name == name:
                 return table
         raise ConfigurationError(f"dataset {self.name}: no table {name!r}; it has {[t.name for t in self.tables]}")
+
+    def related_table(self, name: str) -> RelatedTable:
+        table = self.table(name)
+        if not isinstance(table, RelatedTable):
+            raise ConfigurationError(f"dataset {self.name}: {name!r} is not a related table")
+        return table
 
     def covariate_columns(self) -> list[str]:
         """Every covariate column, in declaration order (target table first)."""
@@ -337,18 +347,18 @@ class DatasetSpec(_Strict):
                 raise ValueError(f"related[{i}] ({table.name}).covariates: {clash} are key, time or target columns")
             seen_cov |= set(table.covariates)
         attributes: set[str] = set()
-        for i, table in enumerate(self.metadata):
-            stray = [k for k in table.keys if k not in ids]
+        for i, meta in enumerate(self.metadata):
+            stray = [k for k in meta.keys if k not in ids]
             if stray:
                 raise ValueError(
-                    f"metadata[{i}] ({table.name}).keys: {stray} are not series ids of the target table ({ids})"
+                    f"metadata[{i}] ({meta.name}).keys: {stray} are not series ids of the target table ({ids})"
                 )
-            clash = [a for a in table.attributes if a in ids or a in attributes or a in seen_cov]
+            clash = [a for a in meta.attributes if a in ids or a in attributes or a in seen_cov]
             if clash:
                 raise ValueError(
-                    f"metadata[{i}] ({table.name}).attributes: {clash} clash with an id, covariate or another attribute"
+                    f"metadata[{i}] ({meta.name}).attributes: {clash} clash with an id, covariate or another attribute"
                 )
-            attributes |= set(table.attributes)
+            attributes |= set(meta.attributes)
         covs = self.covariate_columns()
         for name in self.covariates:
             if name not in covs:
