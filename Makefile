@@ -1,8 +1,9 @@
-# deepar-assets: `make run` sets up and materializes the whole graph; `make test` runs the tests.
+# deepar-assets: `make run` sets up and materializes the whole graph; `make test` runs the checks (lint) and the tests, as CI does.
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= configs/quick.yaml
+LINTED := deepar_assets deepar_assets_tests benchmarks
 export DAGSTER_HOME ?= $(CURDIR)/.deepar/dagster_home
 
 .PHONY: setup run ui test lint clean chromium
@@ -36,8 +37,8 @@ run: setup
 ui: setup
 	env --default-signal=INT,TERM $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
-test: setup
-	$(BIN)/ruff check deepar_assets deepar_assets_tests benchmarks
+# What CI runs (.ci/run): the static checks (lint), then the tests.
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The browser test's Chromium, from Debian (root, or sudo); the test skips without it.
@@ -46,9 +47,11 @@ chromium:
 	else SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; fi
 
+# ruff (lint and format) on the code and the tests, mypy on the package (pyproject.toml [tool.mypy]).
 lint: setup
-	$(BIN)/ruff check deepar_assets deepar_assets_tests benchmarks
-	$(BIN)/ruff format --check deepar_assets deepar_assets_tests benchmarks
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
 
 clean:
 	rm -rf .deepar

@@ -3,7 +3,7 @@ from setuptools import find_packages, setup
 setup(
     name="deepar-assets",
     version="0.1.0",
-    description="Weekly retail department sales forecasts with DeepAR, as Dagster assets.",
+    description="Demand forecasts with DeepAR for any dataset a spec declares, as Dagster assets.",
     packages=find_packages(exclude=["deepar_assets_tests*"]),
     package_data={"deepar_assets": ["py.typed"]},
     python_requires=">=3.11,<3.12",
@@ -43,7 +43,11 @@ setup(
             "pytest>=8",
             # S3 tests run against moto's server mode over HTTP.
             "moto[server]==5.2.*",
-            "ruff>=0.6",
+            # `make test` (CI) runs ruff check, ruff format --check and mypy: pinned, so a new release
+            # never fails a build that passed.
+            "ruff==0.17.6",
+            "mypy==2.4.1",
+            "types-PyYAML==6.0.12.20261122",
             # The browser test drives Debian's chromium (apt; .ci/run installs it) with Playwright's
             # client only: `playwright install` (its own browser downloads) is never run.
             "playwright==1.65.*",

@@ -153,13 +153,15 @@ class TuningPolicy:
         raise ConfigurationError(f"{POLICY_VARIABLE}={value!r}: {expected}")
 
     def condition(self) -> dg.AutomationCondition | None:
-        if self.kind == "cron":
+        if self.kind == "cron" and self.cron is not None:
             return dg.AutomationCondition.on_cron(self.cron).with_label(f"tuning policy: cron {self.cron} (UTC)")
-        if self.kind == "partitions":
+        if self.kind == "partitions" and self.partitions is not None:
+            # Dagster types since_last_handled's self as a condition on assets or checks; this one is
+            # on assets, which it takes at run time.
             return (
                 (
                     dg.AutomationCondition.any_deps_updated() & NewPartitionsSinceLastRun(self.partitions)
-                ).since_last_handled()
+                ).since_last_handled()  # type: ignore[misc]
                 & ~dg.AutomationCondition.any_deps_missing()
                 & ~dg.AutomationCondition.any_deps_in_progress()
                 & ~dg.AutomationCondition.in_progress()

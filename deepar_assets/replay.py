@@ -57,6 +57,12 @@ class SourceTable:
     path: str  # relative to the history folder
     pattern: str | None = None  # the spec's glob, when it has one
 
+    def partitions(self) -> pd.Series:
+        """The partition of each row (a target or related table)."""
+        if self.partition is None:
+            raise ConfigurationError(f"{self.name} is a metadata table: it has no partitions")
+        return self.partition
+
 
 @dataclass
 class Holdout:
@@ -75,14 +81,12 @@ class Holdout:
         source = self.tables[table]
         if table != self.target:
             return source.rows
-        return source.rows[~source.partition.isin(self.partitions).to_numpy()]
+        return source.rows[~source.partitions().isin(self.partitions).to_numpy()]
 
     def partition_rows(self, partition: str, table: str) -> pd.DataFrame:
         """The rows of a target or related table in one partition."""
         source = self.tables[table]
-        if source.partition is None:
-            raise ConfigurationError(f"{table} is a metadata table: it has no partitions")
-        return source.rows[(source.partition == partition).to_numpy()]
+        return source.rows[(source.partitions() == partition).to_numpy()]
 
 
 def _history_path(folder: Path, file: str, found: list[Path], parquet: bool, table: str) -> str:
@@ -143,7 +147,7 @@ def hold_out(source: str | Path, n_partitions: int, spec: DatasetSpec) -> Holdou
             table.name, rows, partition, parquet, path, table.file if is_glob(table.file) else None
         )
     fmt = periods.frequency(spec.partition_frequency).key_format
-    keys = sorted(tables[spec.target.name].partition.unique(), key=lambda k: pd.to_datetime(k, format=fmt))
+    keys = sorted(tables[spec.target.name].partitions().unique(), key=lambda k: pd.to_datetime(k, format=fmt))
     if n_partitions >= len(keys):
         raise ConfigurationError(
             f"{source}: the source has {len(keys)} partitions of {spec.target.name}; hold back fewer than that "

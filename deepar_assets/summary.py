@@ -19,15 +19,16 @@ def _gate_refusal(instance: dg.DagsterInstance) -> str | None:
     runs = instance.get_runs(limit=1)
     if not runs or runs[0].status != dg.DagsterRunStatus.FAILURE:
         return None
-    failed_steps, refusal = set(), None
+    failed_steps: set[str] = set()
+    refusal = None
     for entry in instance.all_logs(runs[0].run_id):
         event = entry.dagster_event
         if event is None:
             continue
-        if event.event_type_value == "STEP_FAILURE":
+        if event.event_type_value == "STEP_FAILURE" and event.step_key:
             failed_steps.add(event.step_key)
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            evaluation = event.event_specific_data
+            evaluation = event.asset_check_evaluation_data
             if evaluation.check_name == GATE and not evaluation.passed:
                 refusal = evaluation.description or "the model does not beat seasonal naive"
     if refusal and failed_steps and all(step.endswith(GATE) for step in failed_steps):

@@ -136,7 +136,7 @@ def table(frame: pd.DataFrame, limit: int | None = None, freq: str = "D") -> dg.
         columns.append(dg.TableColumn(str(name), kind))
     records = []
     for row in part.itertuples(index=False):
-        values = {}
+        values: dict[str, str | int | float | None] = {}
         for column, value in zip(part.columns, row, strict=True):
             if value is None:
                 values[str(column)] = None
@@ -154,7 +154,7 @@ def table(frame: pd.DataFrame, limit: int | None = None, freq: str = "D") -> dg.
 
 def plain_metadata(figures: Mapping[str, Any]) -> dict[str, Any]:
     """Figures as metadata values: non-finite floats as text, other objects as JSON."""
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in figures.items():
         if isinstance(value, float) and not math.isfinite(value):
             out[key] = str(value)

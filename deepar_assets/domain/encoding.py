@@ -542,7 +542,7 @@ def encode(raw: RawData, features: Sequence[str] | None = None) -> EncodedSeries
     times = pd.DatetimeIndex(table[time_col])
     origin, last = times.min(), times.max()
     related_last = {
-        name: frame[spec.table(name).time.column].max() for name, frame in raw.related.items() if len(frame)
+        name: frame[spec.related_table(name).time.column].max() for name, frame in raw.related.items() if len(frame)
     }
     end = max([P.shift(last, h, alias), *related_last.values()])
     periods = P.period_index(origin, end, alias)
@@ -574,7 +574,7 @@ def encode(raw: RawData, features: Sequence[str] | None = None) -> EncodedSeries
         if frame is None:
             raise EncodingError(f"metadata table {meta.name} was not read (tables: {sorted(raw.metadata)})")
         at, series_combo, n_combos = locator.locate(frame, list(meta.keys), f"metadata table {meta.name}")
-        where = np.full(n_combos, -1, dtype=np.int64)
+        row_of = np.full(n_combos, -1, dtype=np.int64)  # the frame's row of each key combination
         hit = at >= 0
         counts = np.bincount(at[hit], minlength=n_combos)
         if (counts > 1).any():
@@ -584,15 +584,15 @@ def encode(raw: RawData, features: Sequence[str] | None = None) -> EncodedSeries
                 f"metadata table {meta.name}: {int((counts > 1).sum())} key(s) have more than one row, e.g. "
                 + ", ".join(f"{k}={_python(np.asarray([example[k]]))[0]!r}" for k in meta.keys)
             )
-        where[at[hit]] = np.flatnonzero(hit)
-        lacking = where[series_combo] < 0
+        row_of[at[hit]] = np.flatnonzero(hit)
+        lacking = row_of[series_combo] < 0
         if lacking.any():
             example = _describe(keys, int(np.flatnonzero(lacking)[0]), list(meta.keys))
             raise EncodingError(
                 f"metadata table {meta.name}: no row for {int(lacking.sum())} series, e.g. {example}"
                 + f"; every series needs its attributes ({', '.join(meta.attributes)})"
             )
-        rows_of_series = where[series_combo]
+        rows_of_series = row_of[series_combo]
         for name, attribute in meta.attributes.items():
             if name not in frame.columns:
                 raise EncodingError(f"metadata table {meta.name}: no column {name!r} (it has {list(frame.columns)})")
@@ -705,7 +705,7 @@ def encode(raw: RawData, features: Sequence[str] | None = None) -> EncodedSeries
         return matrix[combo_of_group]
 
     # -- the features ----------------------------------------------------------------------------
-    rows, specs, reach = [], [], {}
+    rows, specs, feature_reach = [], [], {}
     full = n_periods - n_history  # reach of what is always known
     for name in chosen:
         if name in covariate_columns:
@@ -740,28 +740,28 @@ def encode(raw: RawData, features: Sequence[str] | None = None) -> EncodedSeries
             values, mean, std = _scale(filled, policy.scale, n_history)
             rows.append(to_groups(cov, _round(values)))
             specs.append(FeatureSpec(name, policy.fill, policy.scale, mean, std))
-            reach[name] = cov.reach
+            feature_reach[name] = cov.reach
         elif name in indicators:
             cov = covariates[indicators[name]]
             limit = min(n_periods, n_history + max(cov.reach, -n_history + 1))
             flag = _extend(np.isnan(cov.matrix).astype(np.float64), limit)
             rows.append(to_groups(cov, flag))
             specs.append(FeatureSpec(name, "none", "none"))
-            reach[name] = cov.reach
+            feature_reach[name] = cov.reach
         elif name in derived:
             item = derived[name]
             flags = np.zeros((n_groups, n_periods), dtype=bool)
             for column in item.columns:
                 matrix = to_groups(covariates[column], covariates[column].matrix)
                 flags |= ~np.isnan(matrix) if item.any_present is not None else np.nan_to_num(matrix, nan=0.0) > 0
-            reach[name] = min(covariates[c].reach for c in item.columns)
-            limit = min(n_periods, n_history + max(reach[name], -n_history + 1))
+            feature_reach[name] = min(covariates[c].reach for c in item.columns)
+            limit = min(n_periods, n_history + max(feature_reach[name], -n_history + 1))
             rows.append(_extend(flags.astype(np.float64), limit))
             specs.append(FeatureSpec(name, "zero", "none"))
         elif name in CALENDAR_FEATURES:
             rows.append(np.broadcast_to(_round(calendar_feature(name, periods)), (n_groups, n_periods)))
             specs.append(FeatureSpec(name, "none", "none"))
-            reach[name] = full
+            feature_reach[name] = full
         elif name in real_attributes:
             per_series = attribute_values[name]
             mean, std = _finite_stats(per_series, "standard")
@@ -770,7 +770,7 @@ def encode(raw: RawData, features: Sequence[str] | None = None) -> EncodedSeries
             per_group[group_row] = scaled
             rows.append(np.broadcast_to(_round(per_group)[:, None], (n_groups, n_periods)))
             specs.append(FeatureSpec(name, "value", "standard", mean, std))
-            reach[name] = full
+            feature_reach[name] = full
         else:  # pragma: no cover - available_features() lists nothing else
             raise EncodingError(f"dynamic feature {name!r}: unknown kind")
     feature_tensor = (
@@ -836,6 +836,6 @@ def encode(raw: RawData, features: Sequence[str] | None = None) -> EncodedSeries
         encoding=encoding,
         spec=spec,
         stats=stats,
-        reach={name: min(r, full) for name, r in reach.items()},  # nothing reaches past the axis
+        reach={name: min(r, full) for name, r in feature_reach.items()},  # nothing reaches past the axis
         group_keys=group_keys,
     )

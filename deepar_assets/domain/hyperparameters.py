@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from deepar_assets.errors import ConfigurationError
 
@@ -23,7 +23,7 @@ OBJECTIVES = {
     "test:mean_wQuantileLoss": "Minimize",
     "test:RMSE": "Minimize",
 }
-DEFAULT_OBJECTIVE = "test:mean_wQuantileLoss"
+DEFAULT_OBJECTIVE: Final = "test:mean_wQuantileLoss"
 
 
 @dataclass(frozen=True)
@@ -194,6 +194,14 @@ def spec_search_space(raw: Mapping[str, Any], where: str = "tuning.search_space"
     return space
 
 
+def _integer_limit(name: str) -> int:
+    """The largest value SageMaker DeepAR accepts for an integer hyperparameter."""
+    limit = SAGEMAKER_LIMITS[name]
+    if not isinstance(limit, IntegerRange):
+        raise TypeError(f"{name} is not an integer hyperparameter")
+    return limit.max_value
+
+
 def _around(centre: float, low: int = 1, high: int | None = None) -> IntegerRange:
     """An integer range ``SPREAD`` either side of ``centre``, within [low, high]."""
     lo = max(low, math.floor(centre * (1 - SPREAD)))
@@ -221,8 +229,8 @@ def derived_search_space(facts: SpaceFacts, n_series: int) -> SearchSpace:
     # deterministic-L1 (SageMaker only) are never defaults.
     likelihoods = ("student-T", "negative-binomial") if facts.counts else ("student-T",)
     return {
-        "epochs": _around(epochs, high=SAGEMAKER_LIMITS["epochs"].max_value),  # type: ignore[union-attr]
-        "context_length": _around(context, high=SAGEMAKER_LIMITS["context_length"].max_value),  # type: ignore[union-attr]
+        "epochs": _around(epochs, high=_integer_limit("epochs")),
+        "context_length": _around(context, high=_integer_limit("context_length")),
         # Not implied by the data: around SageMaker's defaults and the measured configuration.
         "num_cells": IntegerRange(40, 80),
         "num_layers": IntegerRange(2, 2),
@@ -270,23 +278,23 @@ def validate_space(space: SearchSpace) -> None:
                 f"search space: {name!r} is not a tunable DeepAR hyperparameter; expected one of {sorted(SAGEMAKER_LIMITS)}"
             )
         limit = SAGEMAKER_LIMITS[name]
-        if type(rng) is not type(limit):
-            raise ConfigurationError(f"search space: {name} must be a {type(limit).__name__}, got {type(rng).__name__}")
-        if isinstance(rng, CategoricalRange):
-            bad = [v for v in rng.values if v not in limit.values]  # type: ignore[union-attr]
+        if isinstance(rng, CategoricalRange) and isinstance(limit, CategoricalRange):
+            bad = [v for v in rng.values if v not in limit.values]
             if not rng.values or bad:
                 raise ConfigurationError(
                     f"search space: {name} values {list(rng.values)} must be a non-empty subset of {list(limit.values)}"
-                )  # type: ignore[union-attr]
+                )
             continue
+        if isinstance(rng, CategoricalRange) or isinstance(limit, CategoricalRange) or type(rng) is not type(limit):
+            raise ConfigurationError(f"search space: {name} must be a {type(limit).__name__}, got {type(rng).__name__}")
         if rng.min_value > rng.max_value:
             raise ConfigurationError(
                 f"search space: {name} min_value {rng.min_value} is above max_value {rng.max_value}"
             )
-        if rng.min_value < limit.min_value or rng.max_value > limit.max_value:  # type: ignore[union-attr]
+        if rng.min_value < limit.min_value or rng.max_value > limit.max_value:
             raise ConfigurationError(
                 f"search space: {name} range [{rng.min_value}, {rng.max_value}] is outside the values SageMaker DeepAR "
-                f"accepts [{limit.min_value}, {limit.max_value}]"  # type: ignore[union-attr]
+                f"accepts [{limit.min_value}, {limit.max_value}]"
             )
         if rng.scaling == "Logarithmic" and rng.min_value <= 0:
             raise ConfigurationError(f"search space: {name} has Logarithmic scaling, so min_value must be above 0")

@@ -67,12 +67,11 @@ def wmae(actual: np.ndarray, forecast: np.ndarray, weights: np.ndarray | float |
     MAE). With the spec's period weights (e.g. holiday weeks × 5) this is the Kaggle WMAE."""
     mask = _observed(actual, forecast)
     shape = np.shape(actual)
+    given = 1.0 if weights is None else weights
     try:
-        full = np.broadcast_to(np.asarray(1.0 if weights is None else weights, dtype=np.float64), shape)
+        full = np.broadcast_to(np.asarray(given, dtype=np.float64), shape)
     except ValueError:
-        raise ValueError(
-            f"weights shape {np.shape(weights)} does not broadcast to the actuals' shape {shape}"
-        ) from None
+        raise ValueError(f"weights shape {np.shape(given)} does not broadcast to the actuals' shape {shape}") from None
     if np.isnan(full[mask]).any() or (full[mask] < 0).any():
         raise TrainingError("WMAE weights must be non-negative numbers")
     w = full[mask]

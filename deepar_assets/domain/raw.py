@@ -30,4 +30,4 @@ class RawData:
         return self.target[self.spec.time]
 
     def related_times(self) -> list[pd.Series]:
-        return [frame[self.spec.table(name).time.column] for name, frame in self.related.items()]  # type: ignore[union-attr]
+        return [frame[self.spec.related_table(name).time.column] for name, frame in self.related.items()]

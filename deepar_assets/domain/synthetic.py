@@ -375,8 +375,8 @@ def _sales(
     phi = 0.45
     noise = np.empty_like(shocks)
     noise[:, :, 0] = shocks[:, :, 0] / np.sqrt(1 - phi**2)
-    for week in range(1, n_w):
-        noise[:, :, week] = phi * noise[:, :, week - 1] + shocks[:, :, week]
+    for w in range(1, n_w):
+        noise[:, :, w] = phi * noise[:, :, w - 1] + shocks[:, :, w]
     sales = np.exp(log_sales + noise)
 
     # Returns: ~0.3 % negative rows, mostly in the smallest series.

@@ -55,11 +55,14 @@ class TuningSettings:
     id_fraction: float = 1.0
 
 
+TrialState = Literal["COMPLETE", "FAIL", "PRUNED", "RUNNING"]
+
+
 @dataclass
 class Trial:
     number: int
     hyperparameters: dict[str, Any]
-    state: Literal["COMPLETE", "FAIL", "PRUNED", "RUNNING"]
+    state: TrialState
     objective: float | None
     duration_s: float
     metrics: dict[str, float] = field(default_factory=dict)
@@ -81,14 +84,16 @@ class TuningResult:
 
     def best(self) -> Trial:
         done = [
-            t for t in self.trials if t.state == "COMPLETE" and t.objective is not None and math.isfinite(t.objective)
+            (t, t.objective)
+            for t in self.trials
+            if t.state == "COMPLETE" and t.objective is not None and math.isfinite(t.objective)
         ]
         if not done:
             errors = "; ".join(f"trial {t.number}: {t.error}" for t in self.trials if t.error)[:2000]
             raise TrainingError(
                 f"no trial of {self.run_id or 'the tuning run'} completed with a finite objective ({errors or 'no trials ran'})"
             )
-        return min(done, key=lambda t: t.objective)  # both objectives are minimized
+        return min(done, key=lambda scored: scored[1])[0]  # both objectives are minimized
 
 
 @dataclass

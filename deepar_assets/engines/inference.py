@@ -110,9 +110,9 @@ def forecaster(
         )
     if engine.name == "local":
         return LocalForecaster(engine, model, dataset, which)
-    if engine.name == "sagemaker":
-        from deepar_assets.engines.sagemaker import SageMakerForecaster
+    from deepar_assets.engines.sagemaker import SageMakerEngine, SageMakerForecaster
 
+    if isinstance(engine, SageMakerEngine):
         return SageMakerForecaster(engine, model, dataset, log)
     raise ConfigurationError(f"no forecaster for the {engine.name} engine")
 
@@ -122,7 +122,9 @@ def refit_forecaster(
 ) -> Forecaster:
     """The model's hyperparameters trained again on ``records`` (histories cut at an earlier
     origin), for a rolling backtest that never forecasts periods the model was trained on."""
-    if engine.name != "local":
+    from deepar_assets.engines.local import LocalEngine
+
+    if not isinstance(engine, LocalEngine):
         raise ConfigurationError(
             f"rolling origins retrain the model once per origin, which the {engine.name} engine does not do here "
             "(it would be a training job per origin); set rolling_origins to 1"

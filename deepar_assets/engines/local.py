@@ -215,10 +215,18 @@ class LocalEngine(TrainingEngine):
 
     name = "local"
 
-    def __init__(self, store: ObjectStore, work_dir: Path, study_db: Path | None = None):
-        self.store = store
+    def __init__(self, store: ObjectStore | None, work_dir: Path, study_db: Path | None = None):
+        self._store = store  # None: a trial's or worker's engine, which trains and scores only
         self.work_dir = Path(work_dir)
         self.study_db = Path(study_db) if study_db is not None else None  # None: an in-memory study
+
+    @property
+    def store(self) -> ObjectStore:
+        if self._store is None:
+            raise TrainingError(
+                "this LocalEngine has no store (it only trains and scores): it cannot read or write models"
+            )
+        return self._store
 
     # -- data -------------------------------------------------------------------------
     def read_channel(self, dataset: DatasetRef, channel: str) -> list[dict[str, Any]]:

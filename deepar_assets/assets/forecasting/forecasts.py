@@ -93,13 +93,14 @@ def forecasts(
     if len(inputs.skipped):
         ctx.store.put_bytes(f"{prefix}/skipped.csv", fc.to_csv_bytes(inputs.skipped, freq))
         uris["skipped"] = ctx.store.uri(f"{prefix}/skipped.csv")
+    forecast_periods = [periods.format_period(d, freq) for d in inputs.dates]
     summary = {
         "dataset": encoded_series.spec.name,
         "model_id": best_model.model_id,
         "model_data_version": ctx.dataset.version,
         "data_version": s3_datasets.version,
         "last_observed_period": origin,
-        "periods": [periods.format_period(d, freq) for d in inputs.dates],
+        "periods": forecast_periods,
         "series": len(inputs.records),
         "skipped": len(inputs.skipped),
         "columns": list(frame.columns),
@@ -115,7 +116,7 @@ def forecasts(
             "model_id": best_model.model_id,
             "model_data_version": ctx.dataset.version,
             "last_observed_period": origin,
-            "forecast_periods": f"{summary['periods'][0]}..{summary['periods'][-1]}",
+            "forecast_periods": f"{forecast_periods[0]}..{forecast_periods[-1]}",
             "series": len(inputs.records),
             "series_skipped": len(inputs.skipped),
             **({"skipped": table(inputs.skipped, 20, freq)} if len(inputs.skipped) else {}),

@@ -95,8 +95,11 @@ def _check_verdict(instance: dg.DagsterInstance) -> tuple[bool, str] | None:
     latest = instance.fetch_materializations(dg.AssetKey("best_model"), limit=1).records
     if record is None or record.event is None or not latest or record.event.dagster_event is None:
         return None
-    evaluation = record.event.dagster_event.event_specific_data
-    target = getattr(evaluation, "target_materialization_data", None)
-    if target is None or target.storage_id != latest[0].storage_id or not hasattr(evaluation, "passed"):
+    event = record.event.dagster_event
+    if event.event_type_value != "ASSET_CHECK_EVALUATION":  # planned, not evaluated yet
+        return None
+    evaluation = event.asset_check_evaluation_data
+    target = evaluation.target_materialization_data
+    if target is None or target.storage_id != latest[0].storage_id:
         return None
     return bool(evaluation.passed), evaluation.description or ""

@@ -26,7 +26,7 @@ class ForecastInputs:
     skipped: pd.DataFrame  # the same columns and a reason: series the model cannot forecast
     dates: pd.DatetimeIndex  # the h forecast periods, T + 1 … T + h
     origin: pd.Timestamp  # T, the last observed period
-    features: np.ndarray = field(repr=False, default=None)  # model_features(...), reused by scenarios and cold start
+    features: np.ndarray = field(repr=False)  # model_features(...), reused by scenarios and cold start
 
 
 def forecast_dates(encoded: EncodedSeries, h: int) -> pd.DatetimeIndex:

@@ -77,6 +77,12 @@ class Layout:
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
 
+    def timed(self) -> tuple[str, str]:
+        """The time column and the frequency of a target or related table."""
+        if self.time is None or self.frequency is None:
+            raise ValueError(f"{self.field}: a metadata table has no time column")
+        return self.time, self.frequency
+
 
 def table_field(spec: DatasetSpec, table: TargetTable | RelatedTable | MetadataTable) -> str:
     if table is spec.target or isinstance(table, TargetTable):
@@ -158,14 +164,15 @@ def layout(spec: DatasetSpec, table: TargetTable | RelatedTable | MetadataTable)
 
 @dataclass
 class Rows:
-    """Where each row of a table (possibly several files concatenated) came from."""
+    """Where each row of a table (possibly several files concatenated) came from: a local path,
+    or how messages name the file (a landing drop's URI, a stored object)."""
 
-    parts: list[tuple[Path, int, str]] = field(default_factory=list)  # (path, first row, csv|parquet)
+    parts: list[tuple[Path | str, int, str]] = field(default_factory=list)  # (file, first row, csv|parquet)
 
-    def add(self, path: Path, first: int, fmt: str) -> None:
+    def add(self, path: Path | str, first: int, fmt: str) -> None:
         self.parts.append((path, first, fmt))
 
-    def locate(self, row: int) -> tuple[Path, str]:
+    def locate(self, row: int) -> tuple[Path | str, str]:
         """The file and ``line N`` (CSV; the header is line 1) or ``row N`` (Parquet) of a row."""
         starts = [p[1] for p in self.parts]
         path, first, fmt = self.parts[int(np.searchsorted(starts, row, side="right")) - 1]
@@ -646,7 +653,7 @@ def check_rows(data: TableData) -> None:
     whole periods and the data is not coarser than the declared frequency."""
     lay, frame, rows = data.layout, data.frame, data.rows
     keys = list(lay.keys)
-    if lay.time is None:
+    if lay.time is None or lay.frequency is None:  # a metadata table: no time
         codes = series_codes(frame, keys)
         duplicated = pd.Series(codes).duplicated(keep="first").to_numpy()
         if duplicated.any():
@@ -688,9 +695,9 @@ def check_rows(data: TableData) -> None:
         return
     # Every series steps by more than one period: name the pair that comes first in the file.
     pairs = np.flatnonzero(same_series)
-    a, b = order[pairs], order[pairs + 1]
-    i = int(np.argmin(np.maximum(a, b)))
-    a, b = int(min(a[i], b[i])), int(max(a[i], b[i]))
+    lefts, rights = order[pairs], order[pairs + 1]
+    i = int(np.argmin(np.maximum(lefts, rights)))
+    a, b = int(min(lefts[i], rights[i])), int(max(lefts[i], rights[i]))
     ta, tb = sorted([pd.Timestamp(times.iat[a]), pd.Timestamp(times.iat[b])])
     path_a, line_a = rows.locate(a)
     path_b, line_b = rows.locate(b)

@@ -77,14 +77,14 @@ def check_related(target: TableData, related: TableData) -> None:
                 f"has no row for it; expected every ({', '.join(keys)}) of the target in {related.layout.name} "
                 f"({_count(codes.codes[missing])} such)"
             )
-    time = target.layout.time
-    t_times, r_times = t_frame[time].to_numpy(), r_frame[related.layout.time].to_numpy()
+    time, frequency = target.layout.timed()
+    t_times, r_times = t_frame[time].to_numpy(), r_frame[related.layout.timed()[0]].to_numpy()
     if not len(r_times):
         first = t_times.min()
     else:
         first = min(t_times.min(), r_times.min())
-    t_steps = period_steps(t_times, first, target.layout.frequency)
-    r_steps = period_steps(r_times, first, target.layout.frequency)
+    t_steps = period_steps(t_times, first, frequency)
+    r_steps = period_steps(r_times, first, frequency)
     span = int(max(t_steps.max(), r_steps.max() if len(r_steps) else 0)) + 1
     t_pairs = codes.codes * span + t_steps
     r_pairs = np.where(r_codes < 0, -1, r_codes * span + r_steps)

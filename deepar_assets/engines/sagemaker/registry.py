@@ -9,6 +9,7 @@ from typing import Any
 
 from deepar_assets.domain.hyperparameters import from_strings
 from deepar_assets.engines.base import MODEL_CARD, Log, RegisteredModel, TuningResult
+from deepar_assets.engines.sagemaker.parts import EngineParts
 from deepar_assets.engines.sagemaker.requests import (
     DEEPAR_ALGORITHM,
     build_model_package_request,
@@ -21,7 +22,7 @@ from deepar_assets.engines.sagemaker.requests import (
 from deepar_assets.errors import ConfigurationError, TrainingError
 
 
-class RegistryJobs:
+class RegistryJobs(EngineParts):
     """The registry half of :class:`~deepar_assets.engines.sagemaker.SageMakerEngine`."""
 
     # -- the best model -----------------------------------------------------------------

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from deepar_assets.constants import QUANTILES
 from deepar_assets.engines.base import DatasetRef, Log
+from deepar_assets.engines.inference import Forecaster
+from deepar_assets.engines.sagemaker.parts import EngineParts
 from deepar_assets.engines.sagemaker.requests import (
     MAX_LAUNCH_ATTEMPTS,
     NAME_PREFIX,
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     from deepar_assets.engines.sagemaker.tuning import SageMakerEngine
 
 
-class TransformJobs:
+class TransformJobs(EngineParts):
     """The batch transform half of :class:`~deepar_assets.engines.sagemaker.SageMakerEngine`."""
 
     # -- batch transform (forecasts) ----------------------------------------------------
@@ -177,7 +179,7 @@ def transform_input(records: list[dict[str, Any]], h: int, cut: int = 0) -> byte
     from deepar_assets.constants import FIELD_DYNAMIC_FEAT, FIELD_TARGET
     from deepar_assets.domain.channels import record_to_json
 
-    lines = []
+    lines: list[bytes] = []
     for record in records:
         target = record[FIELD_TARGET]
         kept = len(target) - cut
@@ -231,7 +233,7 @@ def parse_transform_output(
     return out
 
 
-class SageMakerForecaster:
+class SageMakerForecaster(Forecaster):
     """Forecasts with a registered SageMaker model by batch transform: the records go to S3 as
     JSON Lines, a transform job forecasts them, and the output lines come back in order."""
 

@@ -16,7 +16,15 @@ from datetime import datetime
 from typing import Any
 
 from deepar_assets.domain.hyperparameters import SearchSpace, from_strings
-from deepar_assets.engines.base import DatasetRef, Log, TrainingEngine, Trial, TuningResult, TuningSettings
+from deepar_assets.engines.base import (
+    DatasetRef,
+    Log,
+    TrainingEngine,
+    Trial,
+    TrialState,
+    TuningResult,
+    TuningSettings,
+)
 from deepar_assets.engines.sagemaker.registry import RegistryJobs
 from deepar_assets.engines.sagemaker.requests import (
     MAX_LAUNCH_ATTEMPTS,
@@ -43,6 +51,13 @@ from deepar_assets.storage.base import ObjectStore
 
 WARM_START_CANDIDATES = 10  # newest finished tuning jobs looked at for warm_start="previous"
 _FAILED_STATES = ("Failed", "Stopped", "Deleting", "DeleteFailed")
+# A training job's status as a Trial's state; any other status (InProgress) is RUNNING.
+_TRIAL_STATES: dict[str, TrialState] = {
+    "Completed": "COMPLETE",
+    "Failed": "FAIL",
+    "Stopped": "PRUNED",
+    "Stopping": "PRUNED",
+}
 
 
 def progress_line(description: dict[str, Any]) -> str:
@@ -70,12 +85,12 @@ def to_trial(number: int, summary: dict[str, Any], fixed: Mapping[str, Any]) -> 
     """One training job of a tuning job as a Trial (SageMaker's strings typed back)."""
     status = summary["TrainingJobStatus"]
     metric = summary.get("FinalHyperParameterTuningJobObjectiveMetric")
-    objective = (
-        float(metric["Value"]) if metric and summary.get("ObjectiveStatus", "Succeeded") == "Succeeded" else None
-    )
-    state = {"Completed": "COMPLETE", "Failed": "FAIL", "Stopped": "PRUNED", "Stopping": "PRUNED"}.get(
-        status, "RUNNING"
-    )
+    objective: float | None = None
+    metrics: dict[str, float] = {}
+    if metric and summary.get("ObjectiveStatus", "Succeeded") == "Succeeded":
+        objective = float(metric["Value"])
+        metrics = {metric["MetricName"]: objective}
+    state = _TRIAL_STATES.get(status, "RUNNING")
     error = summary.get("FailureReason")
     if state == "COMPLETE" and objective is None:
         state, error = "FAIL", error or f"completed without a {metric['MetricName'] if metric else 'objective'} value"
@@ -87,7 +102,7 @@ def to_trial(number: int, summary: dict[str, Any], fixed: Mapping[str, Any]) -> 
         state=state,
         objective=objective,
         duration_s=round(duration, 2),
-        metrics={metric["MetricName"]: float(metric["Value"])} if objective is not None else {},
+        metrics=metrics,
         error=error,
         name=summary["TrainingJobName"],
     )
@@ -238,7 +253,7 @@ class SageMakerEngine(RegistryJobs, TransformJobs, TrainingEngine):
         for name in candidates:
             parent = self.describe_tuning_job(name)
             problems = warm_start_problems(parent, request) if parent else [f"{name} disappeared"]
-            if not problems:
+            if parent and not problems:
                 log(f"warm start from the previous tuning job {name} (data changed: transfer learning)")
                 return [parent]
             log(f"warm start: skipping {name}: {'; '.join(problems)}")
