@@ -5,10 +5,13 @@ sensor that evaluates them (Dagster wiring; definitions.py picks the policy).
   ``s3_datasets`` follows ``encoded_series``: both are cheap, so each new (or restated)
   partition refreshes them.
 - ``tuning_run`` is expensive: by default it runs only when asked. ``DEEPAR_TUNING_POLICY``
-  can give it a schedule (``cron:0 6 * * 1``: once per cron tick, after new data) or a count of
+  can give it a schedule (``cron:0 6 * * 1``: once per cron tick, after new data), a count of
   new partitions (``partitions:4``: once four partitions were ingested since the last tuning
-  run).
-- ``best_model`` follows a new tuning run; forecasts follow a new model or new data.
+  run), a retrain signal (``degraded``: once per data version on which forecast_accuracy's
+  drift check found the published forecasts degraded), or several of these joined by ``|``
+  (``partitions:13|degraded``: whichever comes first).
+- ``best_model`` follows a new tuning run; forecasts follow a new model or new data;
+  forecast_accuracy follows new actuals (and new forecasts).
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from deepar_assets.errors import ConfigurationError
 
 RAW_SALES = dg.AssetKey("raw_sales")
 TUNING_RUN = dg.AssetKey("tuning_run")
-FOLLOWERS = (dg.AssetKey("forecasts"),)
+FORECAST_ACCURACY = dg.AssetKey("forecast_accuracy")
+DRIFT_CHECK_KEY = dg.AssetCheckKey(FORECAST_ACCURACY, "accuracy_within_backtest")
+FOLLOWERS = (dg.AssetKey("forecasts"), FORECAST_ACCURACY)
 """Assets that, when defined without an automation condition of their own, follow upstream."""
 AUTOMATION_SENSOR = "deepar_automation"
 POLICY_VARIABLE = "DEEPAR_TUNING_POLICY"
@@ -108,26 +113,99 @@ def new_partitions_since(instance: dg.DagsterInstance, target: dg.AssetKey, sour
     return len(partitions)
 
 
+class DegradedOnNewData(dg.AutomationCondition):
+    """True when the latest evaluation of forecast_accuracy's drift check found the forecasts
+    degraded (its metadata says ``degraded``: judged against a backtest, and failed) on a data
+    version this condition has not fired for yet. The data versions it fired for are kept in its
+    cursor, so a failing check requests ``tuning_run`` once per data version, whatever that run's
+    outcome; the next degraded verdict on new data requests it again."""
+
+    def __init__(self, check: dg.AssetCheckKey = DRIFT_CHECK_KEY):
+        self.check = check
+
+    @property
+    def name(self) -> str:
+        return "degraded_on_new_data"
+
+    @property
+    def description(self) -> str:
+        return f"{self.check.to_user_string()} found the forecasts degraded on a data version not yet handled"
+
+    @property
+    def requires_cursor(self) -> bool:
+        return True
+
+    def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
+        handled = context.cursor or ""
+        if context.candidate_subset.is_empty:
+            return dg.AutomationResult(context=context, true_subset=context.get_empty_subset(), cursor=handled)
+        version = degraded_data_version(context.asset_graph_view.instance, self.check)
+        if version is None or version == handled:
+            return dg.AutomationResult(context=context, true_subset=context.get_empty_subset(), cursor=handled)
+        return dg.AutomationResult(context=context, true_subset=context.candidate_subset, cursor=version)
+
+
+def degraded_data_version(instance: dg.DagsterInstance, check: dg.AssetCheckKey = DRIFT_CHECK_KEY) -> str | None:
+    """The data version of the check's latest evaluation when it found the forecasts degraded;
+    None when it passed, could not judge, or never ran."""
+    record = instance.event_log_storage.get_latest_asset_check_execution_by_key([check]).get(check)
+    if record is None or record.event is None or record.event.dagster_event is None:
+        return None
+    event = record.event.dagster_event
+    if event.event_type_value != "ASSET_CHECK_EVALUATION":  # planned, not evaluated yet
+        return None
+    evaluation = event.asset_check_evaluation_data
+    metadata = evaluation.metadata
+    degraded = metadata.get("degraded")
+    version = metadata.get("data_version")
+    if evaluation.passed or degraded is None or not degraded.value or version is None:
+        return None
+    return str(version.value)
+
+
 @dataclass(frozen=True)
 class TuningPolicy:
     """When ``tuning_run`` runs without being asked: never (``manual``), on a cron schedule
-    after new data (``cron``), or once enough new partitions arrived (``partitions``)."""
+    after new data (``cron``), once enough new partitions arrived (``partitions``), once per
+    data version on which the published forecasts degraded (``degraded``), or whichever of
+    several comes first (``any``, with ``parts``)."""
 
-    kind: Literal["manual", "cron", "partitions"] = "manual"
+    kind: Literal["manual", "cron", "partitions", "degraded", "any"] = "manual"
     cron: str | None = None
     partitions: int | None = None
+    parts: tuple[TuningPolicy, ...] = ()
 
     @classmethod
     def parse(cls, text: str | None) -> TuningPolicy:
-        """``manual`` (or empty), ``cron:<cron expression>`` (UTC) or ``partitions:<N>``."""
+        """``manual`` (or empty), ``cron:<cron expression>`` (UTC), ``partitions:<N>``,
+        ``degraded``, or several of the last three joined by ``|``."""
         value = (text or "").strip()
-        expected = (
-            "expected manual, cron:<cron expression, UTC> (e.g. cron:0 6 * * 1) or partitions:<N> (e.g. "
-            f"partitions:4, once 4 new partitions of raw_sales were ingested); set {POLICY_VARIABLE} (README: "
-            "Automation)"
+        if "|" in value:
+            parts = tuple(cls._parse_one(part.strip(), value) for part in value.split("|"))
+            if any(p.kind == "manual" for p in parts):
+                raise ConfigurationError(
+                    f"{POLICY_VARIABLE}={value!r}: manual (or an empty part) cannot be joined with another policy; "
+                    f"{cls._expected()}"
+                )
+            return cls(kind="any", parts=parts)
+        return cls._parse_one(value, value)
+
+    @staticmethod
+    def _expected() -> str:
+        return (
+            "expected manual, cron:<cron expression, UTC> (e.g. cron:0 6 * * 1), partitions:<N> (e.g. "
+            "partitions:4, once 4 new partitions of raw_sales were ingested), degraded (once per data version on "
+            "which forecast_accuracy's drift check failed), or several joined by | (e.g. partitions:13|degraded); "
+            f"set {POLICY_VARIABLE} (README: Automation)"
         )
+
+    @classmethod
+    def _parse_one(cls, value: str, whole: str) -> TuningPolicy:
+        expected = cls._expected()
         if value in ("", "manual"):
             return cls()
+        if value == "degraded":
+            return cls(kind="degraded")
         kind, _, argument = value.partition(":")
         argument = argument.strip()
         if kind == "cron" and argument:
@@ -135,26 +213,33 @@ class TuningPolicy:
                 dg.AutomationCondition.on_cron(argument)
             except Exception as exc:  # dagster's check error: an invalid cron expression
                 raise ConfigurationError(
-                    f"{POLICY_VARIABLE}={value!r}: {argument!r} is not a cron expression ({exc}); {expected}"
+                    f"{POLICY_VARIABLE}={whole!r}: {argument!r} is not a cron expression ({exc}); {expected}"
                 ) from None
             return cls(kind="cron", cron=argument)
         if kind == "partitions":
             if not argument.isdigit() or int(argument) < 1:
                 raise ConfigurationError(
-                    f"{POLICY_VARIABLE}={value!r}: {argument!r} is not a whole number of partitions of 1 or more; "
+                    f"{POLICY_VARIABLE}={whole!r}: {argument!r} is not a whole number of partitions of 1 or more; "
                     f"{expected}"
                 )
             return cls(kind="partitions", partitions=int(argument))
         if kind == "weeks":  # its former name, from when every dataset was weekly
             raise ConfigurationError(
-                f"{POLICY_VARIABLE}={value!r}: weeks:<N> is now partitions:<N> (new time partitions of raw_sales, "
+                f"{POLICY_VARIABLE}={whole!r}: weeks:<N> is now partitions:<N> (new time partitions of raw_sales, "
                 f"whatever the dataset's frequency); {expected}"
             )
-        raise ConfigurationError(f"{POLICY_VARIABLE}={value!r}: {expected}")
+        raise ConfigurationError(f"{POLICY_VARIABLE}={whole!r}: {expected}")
 
     def condition(self) -> dg.AutomationCondition | None:
+        if self.kind == "any":
+            conditions = [c for c in (p.condition() for p in self.parts) if c is not None]
+            combined = conditions[0]
+            for other in conditions[1:]:
+                combined = combined | other
+            # ``|`` makes a builtin Or condition, which has with_label; Dagster types it as the base class.
+            return combined.with_label(f"tuning policy: {self.label()}")  # type: ignore[attr-defined]
         if self.kind == "cron" and self.cron is not None:
-            return dg.AutomationCondition.on_cron(self.cron).with_label(f"tuning policy: cron {self.cron} (UTC)")
+            return dg.AutomationCondition.on_cron(self.cron).with_label(f"tuning policy: {self.label()}")
         if self.kind == "partitions" and self.partitions is not None:
             # Dagster types since_last_handled's self as a condition on assets or checks; this one is
             # on assets, which it takes at run time.
@@ -165,8 +250,28 @@ class TuningPolicy:
                 & ~dg.AutomationCondition.any_deps_missing()
                 & ~dg.AutomationCondition.any_deps_in_progress()
                 & ~dg.AutomationCondition.in_progress()
-            ).with_label(f"tuning policy: every {self.partitions} new partition(s)")
+            ).with_label(f"tuning policy: {self.label()}")
+        if self.kind == "degraded":
+            # The guards first: an And hands its later parts only what passed the earlier ones, so
+            # a verdict seen while tuning_run is in progress is kept for when it is not.
+            return (
+                ~dg.AutomationCondition.in_progress()
+                & ~dg.AutomationCondition.any_deps_in_progress()
+                & ~dg.AutomationCondition.any_deps_missing()
+                & DegradedOnNewData()
+            ).with_label(f"tuning policy: {self.label()}")
         return None
+
+    def label(self) -> str:
+        if self.kind == "cron":
+            return f"cron {self.cron} (UTC)"
+        if self.kind == "partitions":
+            return f"every {self.partitions} new partition(s)"
+        if self.kind == "degraded":
+            return "forecast accuracy degraded on new data"
+        if self.kind == "any":
+            return " | ".join(p.label() for p in self.parts)
+        return "manual"
 
 
 def with_automation(assets: Sequence[dg.AssetsDefinition], policy: TuningPolicy) -> list[dg.AssetsDefinition]:

@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 
 from deepar_assets.assets import pipeline_assets
+from deepar_assets.assets.forecasting import DRIFT_CHECK
 from deepar_assets.automation import AUTOMATION_SENSOR, TuningPolicy, follows_upstream, with_automation
 from deepar_assets.definitions import build_definitions
 from deepar_assets.domain.spec import load_spec
@@ -60,8 +61,21 @@ def a_new_partition(instance: dg.DagsterInstance, week: str) -> None:
 def load_history(instance: dg.DagsterInstance) -> None:
     for week in WEEKS[:2]:
         report(instance, "raw_sales", week)
-    for key in ("encoded_series", "s3_datasets", "tuning_run", "best_model", "forecasts"):
+    for key in ("encoded_series", "s3_datasets", "tuning_run", "best_model", "forecasts", "forecast_accuracy"):
         report(instance, key)
+
+
+def drift_check(instance: dg.DagsterInstance, data_version: str, degraded: bool, judged: bool = True) -> None:
+    """What forecast_accuracy's drift check leaves in the instance: its verdict on one data version."""
+    instance.report_runless_asset_event(
+        dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey("forecast_accuracy"),
+            check_name=DRIFT_CHECK,
+            passed=not degraded,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"degraded": degraded and judged, "judged": judged, "data_version": data_version},
+        )
+    )
 
 
 @pytest.mark.parametrize(
@@ -72,6 +86,15 @@ def load_history(instance: dg.DagsterInstance) -> None:
         ("manual", TuningPolicy()),
         ("cron:0 6 * * 1", TuningPolicy("cron", cron="0 6 * * 1")),
         ("partitions:4", TuningPolicy("partitions", partitions=4)),
+        ("degraded", TuningPolicy("degraded")),
+        (
+            "partitions:13 | degraded",
+            TuningPolicy("any", parts=(TuningPolicy("partitions", partitions=13), TuningPolicy("degraded"))),
+        ),
+        (
+            "cron:0 6 * * 1,4|degraded",
+            TuningPolicy("any", parts=(TuningPolicy("cron", cron="0 6 * * 1,4"), TuningPolicy("degraded"))),
+        ),
     ],
 )
 def test_tuning_policies_are_parsed(text, policy):
@@ -86,6 +109,9 @@ def test_tuning_policies_are_parsed(text, policy):
         ("partitions:0", r"'0' is not a whole number of partitions of 1 or more"),
         ("partitions:two", r"'two' is not a whole number of partitions"),
         ("weeks:4", r"weeks:<N> is now partitions:<N> \(new time partitions of raw_sales"),
+        ("manual|degraded", r"manual \(or an empty part\) cannot be joined with another policy"),
+        ("degraded|", r"manual \(or an empty part\) cannot be joined"),
+        ("degraded|partitions:0", r"DEEPAR_TUNING_POLICY='degraded\|partitions:0': '0' is not a whole number"),
     ],
 )
 def test_a_bad_tuning_policy_is_refused_saying_what_is_expected(text, message):
@@ -119,12 +145,13 @@ def test_manual_tuning_new_partitions_refresh_the_data_and_forecasts_and_never_t
     load_history(instance)
     assert tick() == set()
     report(instance, "raw_sales", WEEKS[2])
-    assert tick() == {"encoded_series", "s3_datasets", "forecasts"}  # forecasts follow new data
-    for key in ("encoded_series", "s3_datasets", "forecasts"):
+    # forecasts follow new data, and forecast_accuracy new actuals
+    assert tick() == {"encoded_series", "s3_datasets", "forecasts", "forecast_accuracy"}
+    for key in ("encoded_series", "s3_datasets", "forecasts", "forecast_accuracy"):
         report(instance, key)
     assert tick() == set()
-    report(instance, "tuning_run")  # a user asked for a tuning run: the best model follows, and forecasts
-    assert tick() == {"best_model", "forecasts"}
+    report(instance, "tuning_run")  # a user asked for a tuning run: the best model follows, then forecasts
+    assert tick() == {"best_model", "forecasts", "forecast_accuracy"}
     assert tick() == set()
 
 
@@ -207,3 +234,43 @@ def test_a_daily_dataset_refreshes_on_each_new_weekly_partition(instance):
     assert "tuning_run" not in tick()
     a_new_partition(instance, "2018-01-01")
     assert {"tuning_run", "best_model"} <= tick()
+
+
+def test_degraded_policy_tunes_once_per_data_version_on_which_accuracy_degraded(instance):
+    tick = Ticks(definitions("degraded"), instance)
+    load_history(instance)
+    assert "tuning_run" not in tick()
+    drift_check(instance, "v1", degraded=False)
+    assert "tuning_run" not in tick()
+    drift_check(instance, "v2", degraded=True)
+    assert {"tuning_run", "best_model"} <= tick()  # the retrain signal, and the best model joins it
+    assert "tuning_run" not in tick()  # once: even though the tuning run has not happened yet
+    drift_check(instance, "v2", degraded=True)  # judged again on the same data
+    assert "tuning_run" not in tick()
+    drift_check(instance, "v3", degraded=True, judged=False)  # no backtest to judge against: no signal
+    assert "tuning_run" not in tick()
+    report(instance, "tuning_run")
+    report(instance, "best_model")
+    tick()
+    drift_check(instance, "v4", degraded=True)  # new data, degraded again
+    assert "tuning_run" in tick()
+    assert "tuning_run" not in tick()
+
+
+def test_a_combined_policy_tunes_on_whichever_comes_first(instance):
+    tick = Ticks(definitions("partitions:2|degraded"), instance)
+    load_history(instance)
+    tick()
+    drift_check(instance, "v2", degraded=True)
+    assert "tuning_run" in tick()
+    report(instance, "tuning_run")
+    report(instance, "best_model")
+    tick()
+    a_new_partition(instance, WEEKS[2])
+    assert "tuning_run" not in tick()
+    a_new_partition(instance, WEEKS[3])
+    assert "tuning_run" in tick()
+    label = definitions("partitions:2|degraded").resolve_asset_graph().get(dg.AssetKey("tuning_run"))
+    assert label.automation_condition.get_label() == (
+        "tuning policy: every 2 new partition(s) | forecast accuracy degraded on new data"
+    )
