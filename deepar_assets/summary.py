@@ -81,6 +81,14 @@ def main(argv: list[str] | None = None) -> int:
             and forecasts["model_id"].value == model_id.value
         ):
             print(f"forecasts: {forecasts['csv_uri'].value} (and .parquet beside it)")
+        accuracy = _latest_metadata(instance, "forecast_accuracy")
+        if accuracy and "vintages" in accuracy:
+            verdict = accuracy.get("drift_verdict")
+            print(
+                f"accuracy:  {accuracy['vintages'].value} vintage(s) of forecasts kept, "
+                f"{accuracy['scored_vintages'].value} scored on the actuals that followed"
+                + (f"; {verdict.value.strip('*')}" if verdict is not None else "")
+            )
     print("UI:        make ui, then open http://127.0.0.1:3000")
     return 0
 

@@ -298,3 +298,41 @@ def scenario_chart(
             )
         )
     return fan_chart(panels, "Scenarios against the baseline forecast (total of the series each one changes)")
+
+
+def accuracy_chart(
+    by_period: pd.DataFrame,
+    time: str,
+    horizons: list[int],
+    expected: Mapping[int, float],
+    title: str,
+    freq: str = "D",
+) -> dg.MarkdownMetadataValue:
+    """Accuracy over time: each chosen horizon step's WMAE per target period (one line per step,
+    all vintages pooled per period), with the backtest's expected WMAE of that step dashed."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(8, 3.2), dpi=80)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    shown = pd.DatetimeIndex(by_period.loc[by_period["horizon"].isin(horizons), time].unique()).sort_values()
+    if len(shown):  # the periods scored, not matplotlib's margin of years around one point
+        pad = max((shown[-1] - shown[0]) * 0.05, pd.Timedelta(days=3))
+        axes.set_xlim(shown[0] - pad, shown[-1] + pad)
+        if len(shown) <= 12:
+            axes.set_xticks(list(shown), [periods.format_period(t, freq) for t in shown])
+    for k, step in enumerate(horizons):
+        part = by_period[by_period["horizon"] == step]
+        color = colors[k % len(colors)]
+        if len(part):
+            sums = part.groupby(time)[["abs_error_weighted", "weight"]].sum()
+            axes.plot(
+                sums.index, sums["abs_error_weighted"] / sums["weight"], marker="o", color=color, label=f"h={step}"
+            )
+        if step in expected and math.isfinite(expected[step]):
+            axes.axhline(expected[step], color=color, linestyle="--", linewidth=0.9, label=f"h={step} backtest")
+    axes.set_title(title)
+    axes.set_ylabel("WMAE")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, ncol=2)
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    return _png_markdown(figure, title)

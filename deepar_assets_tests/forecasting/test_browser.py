@@ -1,7 +1,8 @@
 """The UI, in a real browser: a small graph is materialized (real training, tiny budget) into a
 fresh Dagster instance, Dagster's webserver serves the code location on 127.0.0.1, and Debian's
 headless Chromium, driven by Playwright, checks that the asset graph shows every asset and that
-the latest materialization of ``forecasts`` shows its fan chart. Screenshots go to
+the latest materialization of ``forecasts`` shows its fan chart, and ``forecast_accuracy`` its
+accuracy over time and its drift check. Screenshots go to
 ``test-artifacts/browser/``.
 
 The webserver is started alone (not ``dagster dev``): without the daemon, the automation
@@ -27,7 +28,10 @@ import dagster as dg
 import pytest
 
 from deepar_assets.definitions import defs
-from deepar_assets_tests.forecasting.conftest import materialize_graph, run_config
+from deepar_assets.domain.spec import load_spec
+from deepar_assets.replay import hold_out, write_history
+from deepar_assets_tests.conftest import materialize_partitions
+from deepar_assets_tests.forecasting.conftest import GRAPH, H, resources, run_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -147,8 +151,30 @@ def ui(tmp_path_factory, grown_source):
     # The project's instance settings (telemetry off), and no newsletter dialog over the page.
     (home / "dagster.yaml").write_text((ROOT / "deploy" / "dagster.yaml").read_text() + "nux:\n  enabled: false\n")
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        result = materialize_graph(tmp_path, grown_source, instance, run_config())
-        assert result.success
+        # The graph on the history without its last 2 weeks, then those weeks arrive: the first
+        # vintage of forecasts is scored on them, and forecast_accuracy has a chart to show.
+        holdout = hold_out(grown_source, 2, load_spec("synthetic"))
+        history = write_history(holdout, tmp_path / "history")
+        weeks = sorted(holdout.history("sales")["Date"].str.strip().unique())
+        first = materialize_partitions(
+            GRAPH,
+            weeks[0],
+            weeks[-1],
+            resources=resources(tmp_path, history),
+            run_config=run_config(),
+            instance=instance,
+        )
+        assert first.success
+        arrived = materialize_partitions(
+            GRAPH,
+            holdout.partitions[0],
+            holdout.partitions[-1],
+            selection=["raw_sales", "encoded_series", "s3_datasets", "forecasts", "forecast_accuracy"],
+            resources=resources(tmp_path, grown_source),
+            run_config={"ops": {"s3_datasets": {"config": {"prediction_length": H}}}},
+            instance=instance,
+        )
+        assert arrived.success
     port = _free_port()
     log = tmp_path / "webserver.log"
     process = _webserver(home, port, log)
@@ -211,3 +237,20 @@ def test_forecasts_latest_materialization_shows_its_fan_chart(ui, page):
     page.keyboard.press("Escape")
     page.get_by_text("largest_changes_vs_last_season", exact=True).first.wait_for()
     assert (ARTIFACTS / "forecasts_fan_chart.png").stat().st_size > 20_000
+
+
+def test_forecast_accuracy_shows_its_chart_over_time_and_its_drift_check(ui, page):
+    page.goto(f"{ui}/assets/forecast_accuracy", wait_until="networkidle")
+    row = page.locator("tr", has_text="accuracy_over_time").first
+    row.get_by_text("[Show Markdown]").click()
+    image = page.locator("img[src^='data:image/png;base64,']").first
+    image.wait_for(state="visible")
+    assert image.get_attribute("alt").startswith("synthetic: WMAE by target period")
+    width, height, complete = image.evaluate("img => [img.naturalWidth, img.naturalHeight, img.complete]")
+    assert complete and width >= 400 and height >= 200, (width, height)
+    page.screenshot(path=str(ARTIFACTS / "forecast_accuracy_chart.png"))
+    page.keyboard.press("Escape")
+    page.get_by_text("series_furthest_above_backtest", exact=True).first.wait_for()
+    page.goto(f"{ui}/assets/forecast_accuracy?view=checks", wait_until="networkidle")
+    page.get_by_text("accuracy_within_backtest").first.wait_for(state="visible")
+    page.screenshot(path=str(ARTIFACTS / "forecast_accuracy_checks.png"))

@@ -3,7 +3,7 @@ the blocking check, and which of them follow upstream by themselves."""
 
 import dagster as dg
 
-from deepar_assets.assets.forecasting import GATE_CHECK
+from deepar_assets.assets.forecasting import DRIFT_CHECK, GATE_CHECK
 from deepar_assets.definitions import build_definitions, defs
 
 FORECASTING = ["forecasts", "backtest_report", "scenario_forecasts"]
@@ -45,3 +45,23 @@ def test_forecasts_follow_a_new_model_or_new_data_and_the_others_run_when_asked(
     assert graph.get(dg.AssetKey("forecasts")).automation_condition.get_label() == "follows_upstream"
     for key in ("backtest_report", "scenario_forecasts"):
         assert graph.get(dg.AssetKey(key)).automation_condition is None
+
+
+def test_forecast_accuracy_follows_the_forecasts_and_the_actuals_and_carries_the_drift_check():
+    graph = build_definitions(tuning_policy="manual").resolve_asset_graph()
+    node = graph.get(dg.AssetKey("forecast_accuracy"))
+    assert {k.to_user_string() for k in node.parent_keys} == {"forecasts", "encoded_series", "s3_datasets"}
+    assert node.automation_condition.get_label() == "follows_upstream"
+    [check] = [graph.get_check_spec(k) for k in node.check_keys]
+    assert check.name == DRIFT_CHECK and "backtest" in check.description
+    assert node.description and len(node.description) > 80
+
+
+def test_every_asset_runs_a_partition_range_in_one_run():
+    """make run materializes everything over a range of raw_sales partitions with the CLI, which
+    needs every selected asset to take a range in a single run."""
+    for dataset in ("synthetic", "aus_retail", "store_item_demand"):
+        graph = build_definitions(dataset).resolve_asset_graph()
+        for key in graph.get_all_asset_keys():
+            policy = graph.get(key).backfill_policy
+            assert policy is not None and policy.max_partitions_per_run is None, f"{key.to_user_string()} ({dataset})"

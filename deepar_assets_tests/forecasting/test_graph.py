@@ -360,6 +360,8 @@ def test_make_runs_summary_says_how_the_model_scored_and_where_the_forecasts_are
     assert "dataset:   synthetic" in out
     assert f"validation:WMAE: {model['validation:WMAE']:.5g} (seasonal naive {naive:.5g})" in out
     assert f"forecasts: {metadata(result, 'forecasts')['csv_uri']}" in out
+    # The first vintage: nothing has happened since to score it on.
+    assert "accuracy:  1 vintage(s) of forecasts kept, 0 scored on the actuals that followed; nothing to judge" in out
 
 
 def test_forecasts_with_newer_data_skip_what_the_model_cannot_embed(published, tmp_path):

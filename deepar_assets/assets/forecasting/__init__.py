@@ -1,4 +1,4 @@
-"""best_model → forecasts, backtest_report, scenario_forecasts: what planners use, as thin
+"""best_model → forecasts, backtest_report, scenario_forecasts, forecast_accuracy: what planners use, as thin
 wiring over the domain (``domain/forecasting``, ``domain/backtest``) and the engines'
 forecasters (``engines/inference.py``); charts and tables in ``assets/charts.py``. Also the
 blocking check on best_model that keeps a model that loses to seasonal naive from being
@@ -6,12 +6,15 @@ published. One module per asset:
 
 - :mod:`.gate`: ``beats_seasonal_naive`` and the refusal every asset below applies;
 - :mod:`.forecasts`, :mod:`.backtest`, :mod:`.scenarios`: the three assets and their config;
+- :mod:`.accuracy`: ``forecast_accuracy``, the vintages scored on the actuals that follow, and
+  its drift check;
 - :mod:`.common`: where they publish and the model's context.
 
 Every table is keyed by the dataset spec's id columns and categorical attributes, with the
 period in the spec's time column; periods are the spec's (daily, weekly, monthly …).
 """
 
+from deepar_assets.assets.forecasting.accuracy import DRIFT_CHECK, AccuracyConfig, AccuracyReport, forecast_accuracy
 from deepar_assets.assets.forecasting.backtest import BacktestConfig, BacktestReport, backtest_report
 from deepar_assets.assets.forecasting.forecasts import ForecastConfig, ForecastSet, forecasts
 from deepar_assets.assets.forecasting.gate import (
@@ -28,10 +31,14 @@ from deepar_assets.assets.forecasting.scenarios import (
     scenario_forecasts,
 )
 
-FORECASTING_ASSETS = [forecasts, backtest_report, scenario_forecasts]
+FORECASTING_ASSETS = [forecasts, backtest_report, scenario_forecasts, forecast_accuracy]
 FORECASTING_CHECKS = [beats_seasonal_naive]
 
 __all__ = [
+    "DRIFT_CHECK",
+    "AccuracyConfig",
+    "AccuracyReport",
+    "forecast_accuracy",
     "FORECASTING_ASSETS",
     "FORECASTING_CHECKS",
     "GATE_CHECK",

@@ -24,6 +24,7 @@ from deepar_assets.assets.forecasting.common import (
 )
 from deepar_assets.assets.forecasting.gate import require_passing_model
 from deepar_assets.constants import VALIDATION
+from deepar_assets.domain import accuracy as acc
 from deepar_assets.domain import backtest as bt
 from deepar_assets.domain import forecasting as fc
 from deepar_assets.domain.encoding import EncodedSeries
@@ -33,6 +34,7 @@ from deepar_assets.errors import ConfigurationError
 from deepar_assets.resources.storage import StorageResource
 from deepar_assets.resources.training import TrainingResource
 from deepar_assets.storage.base import ObjectStore
+from deepar_assets.storage.vintages import EXPECTED_BY_HORIZON, EXPECTED_BY_SERIES
 
 
 class BacktestConfig(dg.Config):
@@ -129,7 +131,17 @@ def backtest_report(
     losing = bt.losers(window, best)
     prefix = f"{BACKTESTS_PREFIX}/{best_model.model_id}"
     uris = {}
-    tables = {"overall": overall.reset_index(), **{by_name(c): f for c, f in breakdowns.items()}, "losers": losing}
+    # What forecast_accuracy expects of this model's published forecasts: DeepAR's scores per
+    # horizon step and per series, pooled over the origins.
+    points = window.points(bt.DEEPAR)
+    expected_by_horizon = acc.by_horizon(points)
+    tables = {
+        "overall": overall.reset_index(),
+        **{by_name(c): f for c, f in breakdowns.items()},
+        "losers": losing,
+        EXPECTED_BY_HORIZON: expected_by_horizon,
+        EXPECTED_BY_SERIES: acc.series_errors(points, list(window.keys.columns)),
+    }
     for name, frame in tables.items():
         uris[name] = put_frame(ctx.store, prefix, name, frame, freq)["csv"]
     report = {
@@ -144,6 +156,9 @@ def backtest_report(
         "overall": json.loads(overall.to_json(orient="index")),
         "losers": len(losing),
         "baseline_fallbacks": fallbacks,
+        "deepar_by_horizon": json.loads(
+            expected_by_horizon[["horizon", *acc.ACCURACY_METRICS]].to_json(orient="records")
+        ),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     ctx.store.put_bytes(f"{prefix}/report.json", json.dumps(report, indent=1).encode())
@@ -182,6 +197,7 @@ def backtest_report(
             f"{best} {bt.GATE_METRIC}": float(overall.loc[best, bt.GATE_METRIC]),
             "overall": table(overall.reset_index()),
             **by,
+            "deepar_by_horizon": table(expected_by_horizon[["horizon", "points", *acc.ACCURACY_METRICS]]),
             "series_where_deepar_loses": len(losing),
             "baseline_fallbacks": dg.MetadataValue.json(fallbacks),
             "losers": table(losing, config.listed_series, freq),

@@ -18,6 +18,7 @@ from deepar_assets.assets.forecasting.common import (
     put_frame,
 )
 from deepar_assets.assets.forecasting.gate import require_passing_model
+from deepar_assets.domain import accuracy as acc
 from deepar_assets.domain import forecasting as fc
 from deepar_assets.domain.encoding import EncodedSeries
 from deepar_assets.domain.spec import periods
@@ -25,6 +26,7 @@ from deepar_assets.engines.base import DatasetRef, RegisteredModel
 from deepar_assets.engines.inference import forecaster
 from deepar_assets.resources.storage import StorageResource
 from deepar_assets.resources.training import TrainingResource
+from deepar_assets.storage.vintages import publish_vintage
 
 
 class ForecastConfig(dg.Config):
@@ -68,7 +70,9 @@ def forecasts(
     decoded to the spec's ids and categorical attributes, with the mean and the quantiles p10 …
     p90, from the known-ahead features of those periods: forecasts/<model id>/<T>/forecasts.csv
     and .parquet. Series the model cannot embed (a category value it never saw) are listed, not
-    forecast. Refuses a model that failed the beats_seasonal_naive check."""
+    forecast. Each materialization is also kept as a vintage (vintages/<T>/<model id>/<when>/),
+    which forecast_accuracy scores once the actuals arrive. Refuses a model that failed the
+    beats_seasonal_naive check."""
     require_passing_model(context, best_model)
     ctx = model_context(best_model, s3_datasets, storage, training)
     h, freq = ctx.dataset.prediction_length, encoded_series.spec.frequency
@@ -107,6 +111,18 @@ def forecasts(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     ctx.store.put_bytes(f"{prefix}/summary.json", json.dumps(summary, indent=1).encode())
+    # The vintage: this publication kept as it is, for forecast_accuracy (never overwritten).
+    created = datetime.now(UTC)
+    vintage = acc.Vintage(
+        vintage_id=f"{origin_key(inputs.origin, freq)}/{best_model.model_id}/{created:%Y%m%dT%H%M%SZ}-{context.run_id[:8]}",
+        dataset=encoded_series.spec.name,
+        model_id=best_model.model_id,
+        origin=origin,
+        periods=tuple(forecast_periods),
+        data_version=s3_datasets.version,
+        created=created.isoformat(timespec="seconds"),
+    )
+    uris["vintage"] = publish_vintage(ctx.store, vintage, frame)
     changes = fc.changes_vs_last_season(encoded_series, inputs.series, inputs.keys, arrays["mean"])
     history = history_periods(config.charthistory_periods, encoded_series, h)
     return dg.Output(
@@ -122,6 +138,8 @@ def forecasts(
             **({"skipped": table(inputs.skipped, 20, freq)} if len(inputs.skipped) else {}),
             "rows": len(frame),
             "total_forecast_mean": round(float(arrays["mean"].sum()), 2),
+            "vintage_id": vintage.vintage_id,
+            "vintage_uri": dg.MetadataValue.path(uris["vintage"]),
             "csv_uri": dg.MetadataValue.path(uris["csv"]),
             "parquet_uri": dg.MetadataValue.path(uris["parquet"]),
             "fan_chart": forecast_chart(encoded_series, inputs, arrays, changes, config.chart_series, history),

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deepar_assets.constants import FIELD_CAT, FIELD_DYNAMIC_FEAT, FIELD_START, FIELD_TARGET
+from deepar_assets.constants import FIELD_CAT, FIELD_DYNAMIC_FEAT, FIELD_START, FIELD_TARGET, QUANTILES
 from deepar_assets.domain.backtest.baselines import SEASONAL_NAIVE, baseline_forecasts
 from deepar_assets.domain.backtest.scores import DEEPAR, score
 from deepar_assets.domain.encoding import Encoding
@@ -100,6 +100,25 @@ class Window:
                 "reasons": {str(k): int(v) for k, v in counts.items()},
             }
         return out
+
+    def points(self, model: str = DEEPAR) -> pd.DataFrame:
+        """One model's forecast as scored points, one row per (row, horizon step): the keys,
+        ``origin``, ``horizon`` (1 … h), ``actual``, ``weight``, ``mean`` and p10 … p90 (the mean
+        where the model gives no quantiles), for :mod:`deepar_assets.domain.accuracy`."""
+        if model not in self.forecasts:
+            raise TrainingError(f"the window has no forecast by {model}; it has {list(self.forecasts)}")
+        forecast = self.forecasts[model]
+        n, h = self.actual.shape
+        frame = pd.DataFrame({c: np.repeat(self.keys[c].to_numpy(), h) for c in self.keys.columns})
+        frame["origin"] = np.repeat(self.origins, h)
+        frame["horizon"] = np.tile(np.arange(1, h + 1), n)
+        frame["actual"] = self.actual.ravel()
+        frame["weight"] = self.weights.ravel()
+        frame["mean"] = np.asarray(forecast["mean"], dtype=np.float64).ravel()
+        for tau in QUANTILES:
+            name = f"p{round(tau * 100)}"
+            frame[name] = np.asarray(forecast.get(name, forecast["mean"]), dtype=np.float64).ravel()
+        return frame[frame["actual"].notna()].reset_index(drop=True)
 
     def scores(self) -> pd.DataFrame:
         """One row per model, one column per metric."""
