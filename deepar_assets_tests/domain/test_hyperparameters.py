@@ -73,7 +73,7 @@ def test_sagemaker_ranges():
     names = {r["Name"] for kind in ranges.values() for r in kind}
     assert names == set(DEFAULT_SEARCH_SPACE)
     lr = next(r for r in ranges["ContinuousParameterRanges"] if r["Name"] == "learning_rate")
-    assert lr == {"Name": "learning_rate", "MinValue": "0.0025", "MaxValue": "0.0045", "ScalingType": "Logarithmic"}
+    assert lr == {"Name": "learning_rate", "MinValue": "0.0025", "MaxValue": "0.0045", "ScalingType": "Linear"}
     assert ranges["CategoricalParameterRanges"] == [{"Name": "likelihood", "Values": ["student-T"]}]
 
 
