@@ -637,7 +637,7 @@ class _Objective:
         engine = LocalEngine(store=None, work_dir=self.work_dir)  # training and scoring need no store
         settings, dataset = self.settings, self.dataset
         hp = suggest(trial, self.space)
-        seed = settings.seed + trial.number
+        seed = trial_seed(settings.seed, hp)
         trial.set_user_attr("seed", seed)
         trial.set_user_attr(
             "batches_per_epoch", batches_per_epoch(settings, len(self.train), int(hp["mini_batch_size"]))
@@ -667,6 +667,16 @@ class _Objective:
         for name, value in scores.items():
             trial.set_user_attr(name, value)
         return scores[settings.objective_metric]
+
+
+def trial_seed(seed: int, hyperparameters: dict[str, Any]) -> int:
+    """A trial's training seed: the run's seed and the configuration's digest. Not the trial's
+    number: with parallel trials that number goes to whichever process asks first, so the same
+    configuration trained with another seed from one run to the next (measured on Walmart: the
+    same configuration scored test:mean_wQuantileLoss 0.0702 in one full run and 0.0790 in
+    another, and which one won the search followed)."""
+    digest = hashlib.sha256(json.dumps(hyperparameters, sort_keys=True, default=str).encode()).hexdigest()
+    return (int(seed) + int(digest[:7], 16)) % 2**31
 
 
 def _fit_to_folder(

@@ -342,3 +342,13 @@ def test_a_spec_with_its_own_space_is_searched_as_declared(setup):
     narrower = {"epochs": IntegerRange(2, 3)}
     space, origin = search_space_for(store, dataset, narrower)
     assert space == {**DEFAULT_SEARCH_SPACE, **narrower} and origin.startswith("run config: epochs; the rest: ")
+
+
+def test_a_trials_seed_follows_its_configuration_not_its_number():
+    from deepar_assets.engines.local import trial_seed
+
+    hp = {"epochs": 3, "learning_rate": 0.003, "likelihood": "student-T"}
+    assert trial_seed(42, hp) == trial_seed(42, dict(reversed(list(hp.items()))))  # order does not matter
+    assert trial_seed(42, hp) != trial_seed(42, {**hp, "epochs": 4})
+    assert trial_seed(42, hp) != trial_seed(43, hp)
+    assert 0 <= trial_seed(2**31 - 1, hp) < 2**31
