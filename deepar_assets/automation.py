@@ -145,16 +145,24 @@ class DegradedOnNewData(dg.AutomationCondition):
         return dg.AutomationResult(context=context, true_subset=context.candidate_subset, cursor=version)
 
 
-def degraded_data_version(instance: dg.DagsterInstance, check: dg.AssetCheckKey = DRIFT_CHECK_KEY) -> str | None:
-    """The data version of the check's latest evaluation when it found the forecasts degraded;
-    None when it passed, could not judge, or never ran."""
+def latest_check_evaluation(instance: dg.DagsterInstance, check: dg.AssetCheckKey):
+    """The check's latest evaluation (Dagster's AssetCheckEvaluation: passed, metadata, the
+    materialization it evaluated), or None when it never ran or is only planned."""
     record = instance.event_log_storage.get_latest_asset_check_execution_by_key([check]).get(check)
     if record is None or record.event is None or record.event.dagster_event is None:
         return None
     event = record.event.dagster_event
     if event.event_type_value != "ASSET_CHECK_EVALUATION":  # planned, not evaluated yet
         return None
-    evaluation = event.asset_check_evaluation_data
+    return event.asset_check_evaluation_data
+
+
+def degraded_data_version(instance: dg.DagsterInstance, check: dg.AssetCheckKey = DRIFT_CHECK_KEY) -> str | None:
+    """The data version of the check's latest evaluation when it found the forecasts degraded;
+    None when it passed, could not judge, or never ran."""
+    evaluation = latest_check_evaluation(instance, check)
+    if evaluation is None:
+        return None
     metadata = evaluation.metadata
     degraded = metadata.get("degraded")
     version = metadata.get("data_version")

@@ -5,6 +5,7 @@ import dagster as dg
 
 from deepar_assets.assets.charts import plain_metadata
 from deepar_assets.assets.training import best_model
+from deepar_assets.automation import latest_check_evaluation
 from deepar_assets.constants import VALIDATION
 from deepar_assets.domain import backtest as bt
 from deepar_assets.engines.base import RegisteredModel
@@ -89,16 +90,10 @@ def require_passing_model(context: dg.AssetExecutionContext, model: RegisteredMo
 def _check_verdict(instance: dg.DagsterInstance) -> tuple[bool, str] | None:
     """(passed, description) of the gate check's latest evaluation when it evaluated the latest
     materialization of best_model; None otherwise."""
-    key = dg.AssetCheckKey(dg.AssetKey("best_model"), GATE_CHECK)
-    records = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])
-    record = records.get(key)
+    evaluation = latest_check_evaluation(instance, dg.AssetCheckKey(dg.AssetKey("best_model"), GATE_CHECK))
     latest = instance.fetch_materializations(dg.AssetKey("best_model"), limit=1).records
-    if record is None or record.event is None or not latest or record.event.dagster_event is None:
+    if evaluation is None or not latest:
         return None
-    event = record.event.dagster_event
-    if event.event_type_value != "ASSET_CHECK_EVALUATION":  # planned, not evaluated yet
-        return None
-    evaluation = event.asset_check_evaluation_data
     target = evaluation.target_materialization_data
     if target is None or target.storage_id != latest[0].storage_id:
         return None
