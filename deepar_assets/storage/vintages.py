@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from deepar_assets.domain.accuracy import ACCURACY_METRICS, Vintage, scored_rows
+from deepar_assets.domain.forecasting.tables import to_parquet_bytes
 from deepar_assets.errors import StorageError
 from deepar_assets.storage.base import ObjectStore
 
@@ -30,12 +31,6 @@ SCORES_PREFIX = "accuracy/scores"
 EXPECTED_BY_HORIZON = "expected_by_horizon"
 EXPECTED_BY_SERIES = "expected_by_series"
 _PART = re.compile(r"(?P<vintage>.+)/(?P<period>[^/]+)/(?P<n>[1-9][0-9]*)-(?P<digest>[0-9a-f]{16})\.parquet\Z")
-
-
-def parquet_bytes(frame: pd.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
-    return buffer.getvalue()
 
 
 def read_parquet(store: ObjectStore, key: str) -> pd.DataFrame:
@@ -52,7 +47,7 @@ def publish_vintage(store: ObjectStore, vintage: Vintage, frame: pd.DataFrame) -
     prefix = f"{VINTAGES_PREFIX}/{vintage.vintage_id}"
     if store.exists(f"{prefix}/{MANIFEST}"):
         raise StorageError(f"{store.uri(prefix)} is already published; a vintage is never overwritten")
-    store.put_bytes(f"{prefix}/{FORECAST_FILE}", parquet_bytes(frame))
+    store.put_bytes(f"{prefix}/{FORECAST_FILE}", to_parquet_bytes(frame))
     if not store.put_if_absent(f"{prefix}/{MANIFEST}", vintage.to_json()):
         raise StorageError(
             f"{store.uri(prefix)} was published by another run meanwhile; a vintage is never overwritten"
@@ -113,7 +108,7 @@ def actuals_digest(rows: pd.DataFrame, columns: list[str]) -> str:
 
 def put_part(store: ObjectStore, part: ScorePart, rows: pd.DataFrame) -> None:
     """Create a part; one that exists already (another run scored the same actuals) is an error."""
-    if not store.put_if_absent(part.key, parquet_bytes(rows)):
+    if not store.put_if_absent(part.key, to_parquet_bytes(rows)):
         raise StorageError(f"{store.uri(part.key)} exists already: scored by another run at the same time")
 
 

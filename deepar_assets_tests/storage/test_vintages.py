@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from deepar_assets.domain import accuracy as acc
+from deepar_assets.domain import forecasting as fc
 from deepar_assets.errors import StorageError
 from deepar_assets.storage.vintages import (
     list_vintages,
-    parquet_bytes,
     publish_vintage,
     read_expectations,
     read_vintage,
@@ -73,8 +73,10 @@ def test_each_vintage_period_is_scored_once_and_a_restatement_adds_a_part(any_st
 
 def test_expectations_are_read_per_model_and_a_model_without_a_backtest_is_named(any_store):
     points = acc.scored_rows(V1, F1, actuals_for([P[1], P[2]]), ["Store"], "Date")
-    any_store.put_bytes("backtests/m1/expected_by_horizon.parquet", parquet_bytes(acc.by_horizon(points)))
-    any_store.put_bytes("backtests/m1/expected_by_series.parquet", parquet_bytes(acc.series_errors(points, list(KEYS))))
+    any_store.put_bytes("backtests/m1/expected_by_horizon.parquet", fc.to_parquet_bytes(acc.by_horizon(points)))
+    any_store.put_bytes(
+        "backtests/m1/expected_by_series.parquet", fc.to_parquet_bytes(acc.series_errors(points, list(KEYS)))
+    )
     found = read_expectations(any_store, "backtests", ["m1", "m2"])
     assert found.missing == ["m2"]
     assert found.by_horizon["model_id"].unique().tolist() == ["m1"] and found.by_horizon["horizon"].tolist() == [1, 2]

@@ -14,6 +14,7 @@ from pydantic import Field
 from deepar_assets.assets.charts import accuracy_chart, table
 from deepar_assets.assets.forecasting.common import BACKTESTS_PREFIX, FORECAST_GROUP, origin_key
 from deepar_assets.assets.forecasting.forecasts import forecasts
+from deepar_assets.automation import DRIFT_CHECK_KEY
 from deepar_assets.domain import accuracy as acc
 from deepar_assets.domain import forecasting as fc
 from deepar_assets.domain.encoding import EncodedSeries
@@ -21,10 +22,10 @@ from deepar_assets.domain.forecasting.keys import attribute_columns, id_columns
 from deepar_assets.domain.spec import periods
 from deepar_assets.engines.base import DatasetRef
 from deepar_assets.resources.storage import StorageResource
-from deepar_assets.storage.vintages import list_vintages, parquet_bytes, read_expectations, score_vintages
+from deepar_assets.storage.vintages import list_vintages, read_expectations, score_vintages
 
 ACCURACY_PREFIX = "accuracy"
-DRIFT_CHECK = "accuracy_within_backtest"
+DRIFT_CHECK = DRIFT_CHECK_KEY.name
 
 
 class AccuracyConfig(dg.Config):
@@ -131,7 +132,7 @@ def forecast_accuracy(
     uris = {}
     for name, frame in {"by_period": by_period, "by_horizon": by_horizon, "series": series}.items():
         key = f"{ACCURACY_PREFIX}/{name}.parquet"
-        store.put_bytes(key, parquet_bytes(frame))
+        store.put_bytes(key, fc.to_parquet_bytes(frame))
         uris[name] = store.uri(key)
     summary = {
         "dataset": spec.name,

@@ -98,6 +98,7 @@ def forecasts(
         ctx.store.put_bytes(f"{prefix}/skipped.csv", fc.to_csv_bytes(inputs.skipped, freq))
         uris["skipped"] = ctx.store.uri(f"{prefix}/skipped.csv")
     forecast_periods = [periods.format_period(d, freq) for d in inputs.dates]
+    created = datetime.now(UTC)
     summary = {
         "dataset": encoded_series.spec.name,
         "model_id": best_model.model_id,
@@ -108,11 +109,10 @@ def forecasts(
         "series": len(inputs.records),
         "skipped": len(inputs.skipped),
         "columns": list(frame.columns),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created": created.isoformat(timespec="seconds"),
     }
     ctx.store.put_bytes(f"{prefix}/summary.json", json.dumps(summary, indent=1).encode())
     # The vintage: this publication kept as it is, for forecast_accuracy (never overwritten).
-    created = datetime.now(UTC)
     vintage = acc.Vintage(
         vintage_id=f"{origin_key(inputs.origin, freq)}/{best_model.model_id}/{created:%Y%m%dT%H%M%SZ}-{context.run_id[:8]}",
         dataset=encoded_series.spec.name,

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from deepar_assets.constants import QUANTILES
+from deepar_assets.domain.forecasting.tables import QUANTILE_COLUMNS
 from deepar_assets.errors import EncodingError
 
-QUANTILE_COLUMNS = tuple(f"p{round(q * 100)}" for q in QUANTILES)
 ACCURACY_METRICS = ("WMAE", "mean_wQuantileLoss", "bias", "coverage_80")
 PARTS = ("points", "weight", "abs_error_weighted", "quantile_loss", "abs_actual", "error", "actual_sum", "inside")
 REQUIRED = ("actual", "mean", *QUANTILE_COLUMNS, "weight", "horizon")

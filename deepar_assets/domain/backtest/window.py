@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deepar_assets.constants import FIELD_CAT, FIELD_DYNAMIC_FEAT, FIELD_START, FIELD_TARGET, QUANTILES
+from deepar_assets.constants import FIELD_CAT, FIELD_DYNAMIC_FEAT, FIELD_START, FIELD_TARGET
 from deepar_assets.domain.backtest.baselines import SEASONAL_NAIVE, baseline_forecasts
 from deepar_assets.domain.backtest.scores import DEEPAR, score
 from deepar_assets.domain.encoding import Encoding
 from deepar_assets.domain.forecasting.keys import id_columns, key_columns
+from deepar_assets.domain.forecasting.tables import QUANTILE_COLUMNS
 from deepar_assets.domain.spec import periods
 from deepar_assets.errors import TrainingError
 
@@ -115,8 +116,7 @@ class Window:
         frame["actual"] = self.actual.ravel()
         frame["weight"] = self.weights.ravel()
         frame["mean"] = np.asarray(forecast["mean"], dtype=np.float64).ravel()
-        for tau in QUANTILES:
-            name = f"p{round(tau * 100)}"
+        for name in QUANTILE_COLUMNS:
             frame[name] = np.asarray(forecast.get(name, forecast["mean"]), dtype=np.float64).ravel()
         return frame[frame["actual"].notna()].reset_index(drop=True)
 
