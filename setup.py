@@ -11,10 +11,18 @@ setup(
         # CPU build from the local wheel; any looser spec makes pip pull a multi-GB CUDA build.
         # The Makefile installs it first for the same reason.
         "torch==2.13.0",
-        # These three are released together; unpinned, pip resolves dagster-aws to a years-old 0.11.
+        # These are released together; unpinned, pip resolves dagster-aws to a years-old 0.11.
         "dagster==1.13.27",
         "dagster-webserver==1.13.27",
         "dagster-aws==0.29.27",
+        # The instance on PostgreSQL (deploy/dagster-postgres.yaml) and the `dg` CLI (make run's
+        # launch, `dg check defs` in CI): released with the three above.
+        "dagster-postgres==0.29.27",
+        "dagster-dg-cli==1.13.27",
+        # SQLAlchemy 2.1 makes `postgresql://` mean psycopg 3; dagster-postgres builds that URL and
+        # ships psycopg2 (its LISTEN/NOTIFY watcher uses it too): 2.1 fails with "No module named
+        # 'psycopg'" on the first connection.
+        "SQLAlchemy==2.0.*",
         # gluonts needs pandas < 3; 0.17 is the release tested with torch 2.13 and lightning 2.6.
         "gluonts[torch]==0.17.*",
         "lightning==2.6.*",

@@ -17,6 +17,7 @@ from deepar_assets.assets import build_assets
 from deepar_assets.assets.forecasting import FORECASTING_CHECKS
 from deepar_assets.automation import POLICY_VARIABLE, RAW_SALES, TuningPolicy, automation_sensor, with_automation
 from deepar_assets.domain.spec import DATASET_VARIABLE, load_spec, spec_path
+from deepar_assets.resources.handover import HandoverIOManager
 from deepar_assets.resources.source import SalesSource
 from deepar_assets.resources.storage import StorageResource
 from deepar_assets.resources.training import TrainingResource
@@ -25,13 +26,17 @@ from deepar_assets.sensors.landing import build_landing_sensor
 PIPELINE_JOB = "deepar_pipeline"
 
 
-def local_resources(dataset: str | None = None) -> dict[str, dg.ConfigurableResource]:
+def local_resources(dataset: str | None = None) -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
     """The embedded defaults; each resource falls back on its DEEPAR_* variable at run time,
-    except the source's dataset spec, which is the one the definitions were built for."""
+    except the source's dataset spec, which is the one the definitions were built for. What a
+    step hands to the next goes into the same store (S3 or a folder), never to a disk the next
+    step may not share."""
+    storage = StorageResource()
     return {
         "source": SalesSource(dataset=dataset),
-        "storage": StorageResource(),
+        "storage": storage,
         "training": TrainingResource(),
+        "io_manager": HandoverIOManager(storage=storage),
     }
 
 
