@@ -306,7 +306,7 @@ def test_a_model_that_loses_to_seasonal_naive_is_not_published(tmp_path, periodi
     # make run's summary tells this outcome apart from an error: it says why, and succeeds.
     from deepar_assets.summary import _gate_refusal
 
-    assert "does not beat seasonal naive" in _gate_refusal(instance)
+    assert "does not beat seasonal naive" in _gate_refusal(instance, result.run_id)
     # A later run of forecasts alone refuses the model too, and says why.
     later = dg.materialize(
         GRAPH,
@@ -348,18 +348,19 @@ def test_cold_start_takes_its_level_from_the_peers_batched_with_it(published):
     assert abs(alone["mean"][0]).mean() < 1e-3 * peer_level
 
 
-def test_make_runs_summary_says_how_the_model_scored_and_where_the_forecasts_are(published, monkeypatch, capsys):
+def test_make_runs_summary_says_how_the_model_scored_and_where_the_forecasts_are(published, capsys):
     from deepar_assets import summary
 
     _, result, instance, _ = published
-    monkeypatch.setattr(summary.dg.DagsterInstance, "get", staticmethod(lambda: instance))
-    assert summary.main([]) == 0
+    assert summary.report(instance, result.run_id, failed=False) == 0
     out = capsys.readouterr().out
+    assert f"run:       {result.run_id}" in out
     model = metadata(result, "best_model")
     naive = model["seasonal_naive validation:WMAE"]
     assert "dataset:   synthetic" in out
     assert f"validation:WMAE: {model['validation:WMAE']:.5g} (seasonal naive {naive:.5g})" in out
     assert f"forecasts: {metadata(result, 'forecasts')['csv_uri']}" in out
+    assert f"backtest:  {metadata(result, 'backtest_report')['report_uri']}" in out
     # The first vintage: nothing has happened since to score it on.
     assert "accuracy:  1 vintage(s) of forecasts kept, 0 scored on the actuals that followed; nothing to judge" in out
 
