@@ -4,7 +4,7 @@ import dagster as dg
 
 from deepar_assets.assets.config import TuningConfig
 from deepar_assets.automation import follows_upstream
-from deepar_assets.constants import TRAINING_GROUP
+from deepar_assets.constants import TRAINING_GROUP, TRAINING_POOL
 from deepar_assets.domain.hyperparameters import describe_space
 from deepar_assets.engines.base import DatasetRef, RegisteredModel, TuningResult, search_space_for
 from deepar_assets.resources.storage import StorageResource
@@ -58,7 +58,7 @@ def _fmt(value) -> str:
     return "" if value is None else str(value)
 
 
-@dg.asset(group_name=TRAINING_GROUP, backfill_policy=dg.BackfillPolicy.single_run())
+@dg.asset(group_name=TRAINING_GROUP, backfill_policy=dg.BackfillPolicy.single_run(), pool=TRAINING_POOL)
 def tuning_run(
     context: dg.AssetExecutionContext,
     config: TuningConfig,
@@ -103,6 +103,7 @@ def tuning_run(
     group_name=TRAINING_GROUP,
     backfill_policy=dg.BackfillPolicy.single_run(),
     automation_condition=follows_upstream(),  # a new tuning run
+    pool=TRAINING_POOL,
 )
 def best_model(
     context: dg.AssetExecutionContext,

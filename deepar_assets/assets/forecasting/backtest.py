@@ -23,7 +23,7 @@ from deepar_assets.assets.forecasting.common import (
     put_frame,
 )
 from deepar_assets.assets.forecasting.gate import require_passing_model
-from deepar_assets.constants import VALIDATION
+from deepar_assets.constants import TRAINING_POOL, VALIDATION
 from deepar_assets.domain import accuracy as acc
 from deepar_assets.domain import backtest as bt
 from deepar_assets.domain import forecasting as fc
@@ -68,7 +68,7 @@ class BacktestReport:
     uris: dict[str, str]
 
 
-@dg.asset(group_name=FORECAST_GROUP, backfill_policy=dg.BackfillPolicy.single_run())
+@dg.asset(group_name=FORECAST_GROUP, backfill_policy=dg.BackfillPolicy.single_run(), pool=TRAINING_POOL)
 def backtest_report(
     context: dg.AssetExecutionContext,
     config: BacktestConfig,
