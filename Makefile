@@ -57,11 +57,14 @@ postgresql:
 	else SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; fi
 
-# ruff (lint and format) on the code and the tests, mypy on the package (pyproject.toml [tool.mypy]).
+# ruff (lint and format) on the code and the tests, mypy on the package (pyproject.toml [tool.mypy]),
+# and `dg check defs` ([tool.dg]): the definitions load for every shipped dataset spec.
 lint: setup
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
+	@for spec in datasets/*.yaml; do name=$$(basename $$spec .yaml); echo "dg check defs ($$name)"; \
+	  DEEPAR_DATASET=$$name $(BIN)/dg check defs || exit 1; done
 
 clean:
 	rm -rf .deepar
