@@ -28,6 +28,8 @@ from typing import TextIO
 import dagster as dg
 import yaml
 
+from deepar_assets.constants import TRAINING_POOL
+
 LAUNCH_TAG = "deepar/launch"  # the launch's own id: the summary reports the run that carries it
 LAUNCHED_BY_TAG = "deepar/launched_by"
 LAUNCHED_BY = "make run"
@@ -101,6 +103,15 @@ class Progress:
             user = event.step_failure_data.user_failure_data
             why = user.description if user is not None and user.description else (error.message if error else "")
             self._print(f"✗ {step} failed: {_first_line(why)}")
+        elif kind in ("RUN_FAILURE", "PIPELINE_FAILURE"):
+            failure = event.event_specific_data
+            error = getattr(failure, "error", None)
+            while error is not None and error.cause is not None:
+                error = error.cause
+            self._print(f"✗ the run failed: {_first_line(error.message if error else entry.message)}")
+        elif kind == "ENGINE_EVENT" and "blocked by limit for pool" in (entry.message or ""):
+            pool = entry.message.rsplit(" ", 1)[-1]
+            self._print(f"  {step or 'a step'} waits for a slot in pool {pool} (another heavy run holds it)")
         elif kind == "ASSET_CHECK_EVALUATION":
             check = event.asset_check_evaluation_data
             verdict = "passed" if check.passed else f"FAILED ({check.severity.value.lower()})"
@@ -138,6 +149,21 @@ def follow(instance: dg.DagsterInstance, launch: str, progress: Progress, stop: 
         stop.wait(0.5)
 
 
+def ensure_pool(instance: dg.DagsterInstance, pool: str) -> None:
+    """Creates the pool's limit (the instance config's default) before any run claims a slot.
+    Dagster creates it on a step's first claim, and two runs claiming at once on a new instance
+    race there: on PostgreSQL the loser's run fails on a duplicate key. Once it exists nothing
+    races; a deployment sets it once (``dagster instance concurrency set deepar-training 1``)."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits or pool in storage.get_concurrency_keys():
+        return
+    try:
+        storage.initialize_concurrency_limit_to_default(pool)
+    except Exception:
+        if pool not in storage.get_concurrency_keys():  # not another process creating it at the same moment
+            raise
+
+
 def launch(
     select: str = "*",
     partition_range: str | None = None,
@@ -162,6 +188,7 @@ def launch(
             raise SystemExit(f"--partition-range {partition_range!r}: expected FIRST...LAST (partition keys)")
         tags |= {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
     instance = instance or dg.DagsterInstance.get()
+    ensure_pool(instance, TRAINING_POOL)
     stop = threading.Event()
     tail = threading.Thread(target=follow, args=(instance, launch_id, Progress(out), stop), daemon=True)
     tail.start()

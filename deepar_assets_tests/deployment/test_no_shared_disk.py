@@ -15,6 +15,7 @@ import dagster as dg
 import pytest
 import yaml
 
+from deepar_assets.assets.forecasting.freshness import FRESHNESS_CHECK_KEY
 from deepar_assets.resources.handover import handover_key
 from deepar_assets_tests.deployment.conftest import fresh_database, postgres_home
 from deepar_assets_tests.forecasting.conftest import run_config
@@ -112,6 +113,8 @@ def test_every_step_ran_in_its_own_process_and_reported_to_the_postgres_instance
         [dg.AssetCheckKey(dg.AssetKey("best_model"), "beats_seasonal_naive")]
     )
     assert gate, "the gate did not run with best_model"
+    fresh = instance.event_log_storage.get_latest_asset_check_execution_by_key([FRESHNESS_CHECK_KEY])
+    assert fresh[FRESHNESS_CHECK_KEY].evaluation.passed, "forecast_is_fresh did not pass with forecasts"
 
 
 def test_what_a_step_hands_over_is_on_s3_never_on_its_local_disk(deployed):
