@@ -1,9 +1,9 @@
 """Print the partition range covering the configured source's target periods, as ``first...last``.
 
-``make run`` passes it to ``dagster asset materialize --partition-range`` so the bulk history
-loads as one single-run backfill. The keys follow the spec's partition frequency (the data's
-own frequency unless the spec asks for coarser partitions). The module keeps its historical
-name, since the Makefile calls ``python -m deepar_assets.weeks``.
+``make run`` (``deepar_assets.launch``) materializes that range, so the bulk history loads as
+one single-run backfill; this module prints it for Dagster's CLI (``--partition-range``). The
+keys follow the spec's partition frequency (the data's own frequency unless the spec asks for
+coarser partitions). The module keeps its historical name.
 """
 
 from __future__ import annotations
