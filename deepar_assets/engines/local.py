@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import tempfile
 import time
 import warnings
@@ -42,6 +41,7 @@ from deepar_assets.constants import (
 from deepar_assets.domain import metrics
 from deepar_assets.domain.backtest import validation_report
 from deepar_assets.domain.channels import ENCODING_FILE, parse_jsonl
+from deepar_assets.domain.cores import available_cores
 from deepar_assets.domain.encoding import Encoding
 from deepar_assets.domain.hyperparameters import (
     CategoricalRange,
@@ -368,7 +368,7 @@ class LocalEngine(TrainingEngine):
         train = self.read_channel(dataset, "train")
         test = self.read_channel(dataset, TEST)
         train, test, kept = _id_subset(train, test, settings.id_fraction, settings.seed)
-        parallel = settings.parallel_trials or (os.cpu_count() or 1)
+        parallel = settings.parallel_trials or available_cores()
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study_name = study_name_for(dataset.version, space, settings)
         study = optuna.create_study(
@@ -507,7 +507,7 @@ class LocalEngine(TrainingEngine):
         self.work_dir.mkdir(parents=True, exist_ok=True)
         scratch_dir = tempfile.TemporaryDirectory(dir=self.work_dir, prefix="model-")
         scratch = Path(scratch_dir.name)
-        parallel = (tuning.settings.parallel_trials or (os.cpu_count() or 1)) > 1
+        parallel = (tuning.settings.parallel_trials or available_cores()) > 1
         refit = None
         try:
             began = time.monotonic()

@@ -1,7 +1,6 @@
 """backtest_report: the best model against baselines on the validation window and rolling origins."""
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +26,7 @@ from deepar_assets.constants import TRAINING_POOL, VALIDATION
 from deepar_assets.domain import accuracy as acc
 from deepar_assets.domain import backtest as bt
 from deepar_assets.domain import forecasting as fc
+from deepar_assets.domain.cores import available_cores
 from deepar_assets.domain.encoding import EncodedSeries
 from deepar_assets.engines.base import DatasetRef, RegisteredModel
 from deepar_assets.engines.inference import EVALUATED_PREDICTOR, forecaster, read_channel, refit_forecaster
@@ -96,7 +96,7 @@ def backtest_report(
         )
     ctx = model_context(best_model, s3_datasets, storage, training)
     h, freq = ctx.dataset.prediction_length, ctx.encoding.freq
-    workers = config.workers or os.cpu_count() or 1
+    workers = config.workers or available_cores()
     validation = read_channel(ctx.store, ctx.dataset, VALIDATION)
     windows = []
     for k in range(config.rolling_origins):
