@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
@@ -164,6 +165,13 @@ def ensure_pool(instance: dg.DagsterInstance, pool: str) -> None:
             raise
 
 
+def resolve_selection(select: str, definitions: dg.Definitions) -> set[dg.AssetKey]:
+    """The asset keys of a selection in Dagster's syntax (``*``, ``a,b``, ``+forecasts``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)  # Dagster resolves '*' with a beta parameter
+        return set(dg.AssetSelection.from_coercible(select.split(",")).resolve(definitions.resolve_asset_graph()))
+
+
 def launch(
     select: str = "*",
     partition_range: str | None = None,
@@ -179,7 +187,7 @@ def launch(
         from deepar_assets.definitions import defs as definitions
     assert definitions is not None
     job = definitions.resolve_job_def(PIPELINE_JOB)
-    keys = dg.AssetSelection.from_coercible(select.split(",")).resolve(definitions.resolve_asset_graph())
+    keys = resolve_selection(select, definitions)
     launch_id = uuid.uuid4().hex
     tags = {LAUNCH_TAG: launch_id, LAUNCHED_BY_TAG: LAUNCHED_BY}
     if partition_range:
@@ -218,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     from deepar_assets import summary
     from deepar_assets.definitions import defs
 
-    selected = dg.AssetSelection.from_coercible(args.select.split(",")).resolve(defs.resolve_asset_graph())
+    selected = resolve_selection(args.select, defs)
     partition_range = args.partition_range
     if partition_range is None and any(defs.resolve_assets_def(key).partitions_def for key in selected):
         from deepar_assets.weeks import source_partition_range
