@@ -254,3 +254,21 @@ def test_forecast_accuracy_shows_its_chart_over_time_and_its_drift_check(ui, pag
     page.goto(f"{ui}/assets/forecast_accuracy?view=checks", wait_until="networkidle")
     page.get_by_text("accuracy_within_backtest").first.wait_for(state="visible")
     page.screenshot(path=str(ARTIFACTS / "forecast_accuracy_checks.png"))
+
+
+def test_forecasts_shows_its_freshness_policy_owner_kinds_source_and_freshness_check(ui, page):
+    import re
+
+    page.goto(f"{ui}/assets/forecasts", wait_until="networkidle")
+    page.get_by_text("Fails if more than 8 days since last materialization").wait_for(state="visible")
+    page.get_by_text("Warns if more than 7 days since last materialization").wait_for(state="visible")
+    page.get_by_text("demand-forecasting", exact=True).first.wait_for(state="visible")
+    for kind in ("PyTorch", "Parquet"):
+        page.get_by_text(kind, exact=True).first.wait_for(state="visible")
+    page.get_by_role("link", name=re.compile(r"^Open forecasts\.py")).first.wait_for(state="visible")
+    # The description's paths keep their placeholders (outside backticks the UI drops <model id> as a tag).
+    assert "forecasts/<model id>/<T>/forecasts.csv" in page.inner_text("body")
+    page.screenshot(path=str(ARTIFACTS / "forecasts_definition.png"), full_page=True)
+    page.goto(f"{ui}/assets/forecasts?view=checks", wait_until="networkidle")
+    page.get_by_text("forecast_is_fresh").first.wait_for(state="visible")
+    page.screenshot(path=str(ARTIFACTS / "forecasts_checks.png"))

@@ -83,7 +83,7 @@ def backtest_report(
     spec's period weights; plain MAE without), mean wQuantileLoss, RMSE, MASE and the coverage
     of the 80 % interval, overall and by every categorical attribute and id column, and the
     series where DeepAR loses to the best baseline (optionally with the baseline's forecast
-    published for exactly those series). backtests/<model id>/…"""
+    published for exactly those series). `backtests/<model id>/`…"""
     require_passing_model(context, best_model)
     unknown = [b for b in config.baselines if b not in bt.STATISTICAL_BASELINES]
     if unknown:

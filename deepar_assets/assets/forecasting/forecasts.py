@@ -68,9 +68,9 @@ def forecasts(
 ) -> dg.Output[ForecastSet]:
     """For every series, the prediction_length periods after the last observed period T,
     decoded to the spec's ids and categorical attributes, with the mean and the quantiles p10 …
-    p90, from the known-ahead features of those periods: forecasts/<model id>/<T>/forecasts.csv
+    p90, from the known-ahead features of those periods: `forecasts/<model id>/<T>/forecasts.csv`
     and .parquet. Series the model cannot embed (a category value it never saw) are listed, not
-    forecast. Each materialization is also kept as a vintage (vintages/<T>/<model id>/<when>/),
+    forecast. Each materialization is also kept as a vintage (`vintages/<T>/<model id>/<when>/`),
     which forecast_accuracy scores once the actuals arrive. Refuses a model that failed the
     beats_seasonal_naive check."""
     require_passing_model(context, best_model)

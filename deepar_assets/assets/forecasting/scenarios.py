@@ -132,8 +132,8 @@ def scenario_forecasts(
     periods (a price cut for one category, a holiday flag on or off, …) and/or adds id
     combinations with no history (cold start, from their categories, features and peers).
     Shown against the baseline forecast as a table and a chart. Scenarios are kept
-    (scenarios/<name>/scenario.json) and forecast again on every materialization; results under
-    scenarios/<name>/<model id>/<T>/. A kept scenario the current model or data can no longer
+    (`scenarios/<name>/scenario.json`) and forecast again on every materialization; results under
+    `scenarios/<name>/<model id>/<T>/`. A kept scenario the current model or data can no longer
     run (its periods have passed, a feature the model lacks, …) is skipped and listed with the
     reason in ``skipped_scenarios``; the others still run. One given in this run's config
     fails the run instead."""
