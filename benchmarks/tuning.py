@@ -10,7 +10,8 @@ files (``--source``, else $DEEPAR_SOURCE, else ../shared/data/<dataset>) to a te
 runs the search with the run config's tuning_run settings over the dataset's default space
 (the ranges the run config gives in its place), then best_model's training, validation
 scoring and refit. Prints trials per minute, training batches per second, where the time
-went, and the validation-window figures of the model against seasonal naive, over the series
+went, the engine's training throughput against a bare-PyTorch floor of the same network and
+batches measured in the same run (``ratio``), and the validation-window figures of the model against seasonal naive, over the series
 with every period observed (2,660 in the Kaggle Walmart data) and over all series.
 """
 
@@ -47,6 +48,11 @@ def main() -> int:
     parser.add_argument("--trials", type=int, help="override max_trials")
     parser.add_argument("--parallel", type=int, help="override parallel_trials")
     parser.add_argument("--skip-best", action="store_true", help="stop after the search")
+    parser.add_argument(
+        "--floor-epochs",
+        type=int,
+        help="epochs of the throughput comparison (default: the best trial's); 0 skips it",
+    )
     args = parser.parse_args()
 
     ops = (yaml.safe_load(Path(args.config).read_text()) or {}).get("ops", {}) if args.config else {}
@@ -88,6 +94,8 @@ def main() -> int:
             f"train_batches_per_s={batches / max(train_s, 1e-9):.1f} (per trial, summed over {batches} batches) "
             f"train_s={train_s:.0f} eval_s={eval_s:.0f} data_s={data_s:.1f}"
         )
+        if args.floor_epochs != 0:
+            throughput(engine, dataset, best.hyperparameters, settings, args.floor_epochs, Path(tmp))
         if args.skip_best:
             return 0
         began = time.perf_counter()
@@ -106,6 +114,69 @@ def main() -> int:
             )
         print(f"best_model_s={best_s:.0f} total_s={data_s + tune_s + best_s:.0f}")
     return 0
+
+
+def throughput(engine, dataset, hp: dict, settings, epochs: int | None, tmp: Path) -> None:
+    """The engine's training batches per second against a floor measured in the same run: the
+    same network (GluonTS's DeepAR module for ``hp``), batch shape, inputs and one thread,
+    trained in a bare PyTorch loop (forward, loss, backward, Adam step) on batches drawn once.
+    The engine's figure is a whole ``fit`` as a trial runs it (one process, no pruning
+    callback): GluonTS's transformation, Lightning's loop and the batches drawn as it goes."""
+    import itertools
+
+    import lightning.pytorch as pl
+    import torch
+    from gluonts.itertools import select
+
+    from deepar_assets.engines.local import (
+        batches_per_epoch,
+        deepar_estimator,
+        one_torch_thread,
+        quiet_training,
+        to_gluonts_entries,
+    )
+
+    records = engine.read_channel(dataset, "train")
+    hp = {**hp, "epochs": epochs or int(hp["epochs"])}
+    n_batches = int(hp["epochs"]) * batches_per_epoch(settings, len(records), int(hp["mini_batch_size"]))
+    seed = settings.seed
+    began = time.perf_counter()
+    engine.fit(dataset, records, hp, settings, seed)
+    engine_s = time.perf_counter() - began
+
+    with quiet_training(), one_torch_thread():
+        pl.seed_everything(seed, workers=True, verbose=False)
+        estimator = deepar_estimator(dataset, hp, settings, len(records), seed, str(tmp))
+        module = estimator.create_lightning_module()
+        transformed = estimator.create_transformation().apply(to_gluonts_entries(records, dataset.freq), is_train=True)
+        loader = estimator.create_training_data_loader(transformed, module)
+        drawn = list(itertools.islice(iter(loader), min(50, len(loader))))
+        optimizer = torch.optim.Adam(module.model.parameters(), lr=float(hp["learning_rate"]))
+        module.train()
+
+        def step(batch) -> None:
+            loss = module.model.loss(
+                **select(module.inputs, batch),
+                future_observed_values=batch["future_observed_values"],
+                future_target=batch["future_target"],
+            ).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+        for batch in drawn[:5]:  # warm-up
+            step(batch)
+        began = time.perf_counter()
+        for batch in itertools.islice(itertools.cycle(drawn), n_batches):
+            step(batch)
+        floor_s = time.perf_counter() - began
+    engine_rate, floor_rate = n_batches / engine_s, n_batches / floor_s
+    shape = {name: tuple(value.shape) for name, value in drawn[0].items() if name in ("past_target", "future_target")}
+    print(
+        f"throughput ({hp['epochs']} epochs, {n_batches} batches of {hp['mini_batch_size']}, {shape}, 1 thread): "
+        f"engine_batches_per_s={engine_rate:.1f} (fit {engine_s:.1f} s) floor_batches_per_s={floor_rate:.1f} "
+        f"(bare PyTorch {floor_s:.1f} s) ratio={engine_rate / floor_rate:.2f}"
+    )
 
 
 if __name__ == "__main__":

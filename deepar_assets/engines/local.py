@@ -107,6 +107,44 @@ def quiet_training() -> Iterator[None]:
                 logging.getLogger(name).setLevel(level)
 
 
+def deepar_estimator(
+    dataset: DatasetRef, hp: dict[str, Any], settings: TuningSettings, n_records: int, seed: int, scratch: str
+):
+    """GluonTS's DeepAR estimator for SageMaker-named hyperparameters ``hp`` on ``n_records``
+    series of ``dataset``: what every trial and best_model train (and benchmarks/tuning.py
+    times against a bare PyTorch loop of the same network). Checkpoints go to ``scratch``."""
+    batch_size = int(hp["mini_batch_size"])
+    return fast_deepar_estimator(
+        seed=seed,
+        freq=periods.frequency(dataset.freq).alias,  # GluonTS's time features of the frequency
+        prediction_length=dataset.prediction_length,
+        context_length=int(hp["context_length"]),
+        num_layers=int(hp["num_layers"]),
+        hidden_size=int(hp["num_cells"]),
+        lr=float(hp["learning_rate"]),
+        dropout_rate=float(hp["dropout_rate"]),
+        num_feat_dynamic_real=len(dataset.dynamic_feat),
+        num_feat_static_cat=len(dataset.cardinality),
+        cardinality=list(dataset.cardinality),
+        embedding_dimension=[int(hp["embedding_dimension"])] * len(dataset.cardinality),
+        distr_output=_distr_output(hp["likelihood"]),
+        lags_seq=lags_for(dataset.freq),
+        batch_size=batch_size,
+        num_batches_per_epoch=batches_per_epoch(settings, n_records, batch_size),
+        num_parallel_samples=settings.num_eval_samples,
+        trainer_kwargs={
+            "max_epochs": int(hp["epochs"]),
+            "accelerator": "cpu",
+            "devices": 1,
+            "default_root_dir": scratch,  # GluonTS's checkpoint goes here, then away
+            "logger": False,
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+            "num_sanity_val_steps": 0,
+        },
+    )
+
+
 @contextmanager
 def one_torch_thread() -> Iterator[None]:
     """Train with one intra-op thread: DeepAR's small recurrent kernels gain little from a
@@ -262,36 +300,7 @@ class LocalEngine(TrainingEngine):
             tempfile.TemporaryDirectory(dir=self.work_dir, prefix="train-") as scratch,
         ):
             pl.seed_everything(seed, workers=True, verbose=False)
-            batch_size = int(hp["mini_batch_size"])
-            estimator = fast_deepar_estimator(
-                seed=seed,
-                freq=periods.frequency(dataset.freq).alias,  # GluonTS's time features of the frequency
-                prediction_length=dataset.prediction_length,
-                context_length=int(hp["context_length"]),
-                num_layers=int(hp["num_layers"]),
-                hidden_size=int(hp["num_cells"]),
-                lr=float(hp["learning_rate"]),
-                dropout_rate=float(hp["dropout_rate"]),
-                num_feat_dynamic_real=len(dataset.dynamic_feat),
-                num_feat_static_cat=len(dataset.cardinality),
-                cardinality=list(dataset.cardinality),
-                embedding_dimension=[int(hp["embedding_dimension"])] * len(dataset.cardinality),
-                distr_output=_distr_output(hp["likelihood"]),
-                lags_seq=lags_for(dataset.freq),
-                batch_size=batch_size,
-                num_batches_per_epoch=batches_per_epoch(settings, len(records), batch_size),
-                num_parallel_samples=settings.num_eval_samples,
-                trainer_kwargs={
-                    "max_epochs": int(hp["epochs"]),
-                    "accelerator": "cpu",
-                    "devices": 1,
-                    "default_root_dir": scratch,  # GluonTS's checkpoint goes here, then away
-                    "logger": False,
-                    "enable_progress_bar": False,
-                    "enable_model_summary": False,
-                    "num_sanity_val_steps": 0,
-                },
-            )
+            estimator = deepar_estimator(dataset, hp, settings, len(records), seed, scratch)
             if validation and on_epoch is not None:
                 held_out = to_gluonts_entries(validation, dataset.freq)
                 estimator.trainer_kwargs["callbacks"] = [held_out_loss_callback(estimator, held_out, on_epoch)]
