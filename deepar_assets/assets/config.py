@@ -122,7 +122,11 @@ class DatasetConfig(dg.Config):
 
 class TuningConfig(dg.Config):
     max_trials: int = Field(default=20, description="Trials in the hyperparameter search (SageMaker's max_jobs).")
-    seed: int = Field(default=42, description="Seed of the search and of every trial (trial n uses seed + n).")
+    seed: int = Field(
+        default=42,
+        description="Seed of the search and of every trial (a trial trains with this seed and a digest of its "
+        "hyperparameters, so a configuration trains alike whichever process runs it).",
+    )
     objective_metric: Literal["test:mean_wQuantileLoss", "test:RMSE"] = Field(
         default=DEFAULT_OBJECTIVE, description="SageMaker DeepAR's objective, minimized on the test channel."
     )
