@@ -233,7 +233,11 @@ def main(argv: list[str] | None = None) -> int:
 
         partition_range = "...".join(source_partition_range())
     instance = dg.DagsterInstance.get()
-    run_id, success = launch(args.select, partition_range, args.config, instance=instance, definitions=defs)
+    try:
+        run_id, success = launch(args.select, partition_range, args.config, instance=instance, definitions=defs)
+    except dg.DagsterInvalidConfigError as exc:  # refused before any run starts: nothing to summarize
+        print(f"run config {', '.join(args.config) or '(none)'}: {exc}", file=sys.stderr)
+        return 2
     return summary.report(instance, run_id, failed=not success)
 
 

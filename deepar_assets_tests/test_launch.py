@@ -92,3 +92,17 @@ def test_progress_says_how_long_a_step_took():
     progress.started["tuning_run"] = 100.0
     progress.message("trial 4/4 {} test:mean_wQuantileLoss=0.1 best=0.1 elapsed=240s")
     assert out.getvalue().split("  ", 1)[1] == "  trial 4/4 {} test:mean_wQuantileLoss=0.1 best=0.1 (4 min 00 s)\n"
+
+
+def test_a_bad_run_config_is_refused_naming_the_file_and_the_field(tmp_path, monkeypatch, capsys):
+    from deepar_assets import launch as launcher
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ops:\n  tuning_run:\n    config:\n      max_trialz: 2\n")
+    with dg.DagsterInstance.ephemeral() as instance:
+        monkeypatch.setattr(launcher.dg.DagsterInstance, "get", staticmethod(lambda: instance))
+        assert launcher.main(["--select", "encoded_series", "-c", str(bad)]) == 2
+        assert not instance.get_runs()
+    err = capsys.readouterr().err
+    assert f"run config {bad}: Error in config for job deepar_pipeline" in err
+    assert 'unexpected config entry "max_trialz" at path root:ops:tuning_run:config' in err
