@@ -77,9 +77,10 @@ def with_code_references(assets: list[dg.AssetsDefinition]) -> list[dg.AssetsDef
 def build_definitions(dataset: str | None = None, tuning_policy: str | None = None) -> dg.Definitions:
     """The code location for a dataset spec (``dataset``: a shipped name or a path, else
     $DEEPAR_DATASET, else the synthetic dataset's), with its assets and their automation (the
-    tuning policy from ``tuning_policy``, else $DEEPAR_TUNING_POLICY), the local resources, the
-    landing sensor and the automation sensor. Both settings are read here, when the location
-    loads."""
+    tuning policy from ``tuning_policy``, else $DEEPAR_TUNING_POLICY), when forecasts are late
+    ($DEEPAR_FORECAST_LATE_HOURS: the freshness policy, check and sensor), the local resources
+    with the IO manager that hands values over through the store, the landing sensor and the
+    automation sensor. These settings are read here, when the location loads."""
     # Absolute, so that a run started from another working directory reads the file loaded here.
     path = spec_path(os.environ.get(DATASET_VARIABLE) if dataset is None else dataset).resolve()
     spec = load_spec(str(path))
