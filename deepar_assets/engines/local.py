@@ -16,7 +16,9 @@ import hashlib
 import json
 import logging
 import math
+import os
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -531,7 +533,7 @@ class LocalEngine(TrainingEngine):
             )
             if parallel:  # the refit needs nothing from the evaluation: run it at the same time
                 log("refitting on every period up to T (the validation channel) in a second process")
-                refit = _spawn(_fit_to_folder, *refit_args)
+                refit = _spawn(_fit_to_folder_in_worker, *refit_args)
             log(
                 f"training the best hyperparameters (trial {best.number} of {tuning.run_id}) on the test channel: {best.hyperparameters}"
             )
@@ -697,6 +699,12 @@ def _fit_to_folder(
     predictor.serialize(Path(folder))
 
 
+def _fit_to_folder_in_worker(*args: Any) -> None:
+    """:func:`_fit_to_folder` as a worker process's body, which ends with its parent."""
+    exit_with_parent()
+    _fit_to_folder(*args)
+
+
 def _spawn(target: Callable[..., None], *args: Any):
     """Start ``target(*args)`` in a spawned process (a fresh interpreter: its own GIL and
     torch thread pool)."""
@@ -707,9 +715,31 @@ def _spawn(target: Callable[..., None], *args: Any):
     return process
 
 
+def exit_with_parent(poll_s: float = 1.0) -> threading.Thread:
+    """In a worker process: exit as soon as the process that started it is gone (killed by
+    SIGTERM or SIGKILL, which a worker is not told of), rather than train on as an orphan. The
+    parent is the one multiprocessing recorded, so a parent that died while the worker was
+    still importing is noticed too."""
+    import multiprocessing
+
+    started_by = multiprocessing.parent_process()
+    parent = started_by.pid if started_by is not None and started_by.pid is not None else os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    watcher = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
+    watcher.start()
+    return watcher
+
+
 def _search_worker(objective: _Objective, study_name: str, study_db: str, seed: int, budget) -> None:
     """A worker process: run trials of the shared study while the budget has any left."""
     import optuna
+
+    exit_with_parent()
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     engine = LocalEngine(store=None, work_dir=objective.work_dir, study_db=Path(study_db))
