@@ -43,18 +43,24 @@ def postgres(tmp_path_factory):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def fresh_database(postgres: dict[str, str]) -> dict[str, str]:
-    """A new, empty database on the server: DAGSTER_PG_* pointing at it."""
+def connect(variables: dict[str, str]):
+    """A psycopg2 connection to the database DAGSTER_PG_* name."""
     import psycopg2
 
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    connection = psycopg2.connect(
-        host=postgres["DAGSTER_PG_HOST"],
-        port=int(postgres["DAGSTER_PG_PORT"]),
-        user=postgres["DAGSTER_PG_USER"],
-        password=postgres["DAGSTER_PG_PASSWORD"] or None,
-        dbname=postgres["DAGSTER_PG_DB"],
+    return psycopg2.connect(
+        host=variables["DAGSTER_PG_HOST"],
+        port=int(variables["DAGSTER_PG_PORT"]),
+        user=variables["DAGSTER_PG_USER"],
+        password=variables["DAGSTER_PG_PASSWORD"] or None,
+        dbname=variables["DAGSTER_PG_DB"],
     )
+
+
+def fresh_database(postgres: dict[str, str]) -> dict[str, str]:
+    """A new, empty database on the server: DAGSTER_PG_* pointing at it."""
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    connection = connect(postgres)
     connection.autocommit = True
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE "{name}"')

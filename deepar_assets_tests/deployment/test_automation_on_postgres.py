@@ -45,15 +45,9 @@ def test_the_scenarios_run_against_the_postgres_database_of_the_test(instance, p
     """What the replaced fixture gives the scenarios: the server's database named in DAGSTER_PG_DB,
     where the materializations they report land."""
     instance.report_runless_asset_event(dg.AssetMaterialization("raw_sales", partition="2012-10-05"))
-    import psycopg2
+    from deepar_assets_tests.deployment.conftest import connect
 
-    connection = psycopg2.connect(
-        host=pg_env["DAGSTER_PG_HOST"],
-        port=int(pg_env["DAGSTER_PG_PORT"]),
-        user=pg_env["DAGSTER_PG_USER"],
-        password=pg_env["DAGSTER_PG_PASSWORD"] or None,
-        dbname=pg_env["DAGSTER_PG_DB"],
-    )
+    connection = connect(pg_env)
     try:
         with connection.cursor() as cursor:
             cursor.execute(
