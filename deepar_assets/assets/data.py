@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 
 from deepar_assets.assets.charts import line_chart
+from deepar_assets.assets.charts import table as metadata_table
 from deepar_assets.assets.config import DatasetConfig, EncodingConfig, RawSalesConfig
 from deepar_assets.automation import follows_new_partitions, follows_upstream
 from deepar_assets.constants import CHANNELS, DATA_GROUP
 from deepar_assets.domain.checks import RAW_CHECKS
+from deepar_assets.domain.covariate_audit import Finding
 from deepar_assets.domain.encoding import EncodedSeries, encode
 from deepar_assets.domain.landing import LandingLayout, drop_request_from_tags, rows_in_partitions
 from deepar_assets.domain.raw import RawData
@@ -245,12 +247,19 @@ def build_encoded_series(spec: DatasetSpec) -> dg.AssetsDefinition:
             f"One DeepAR series per ({ids}) over every stored period: target with NaN for missing periods, cat "
             "codes 0..N-1 for the ids and the categorical attributes, dynamic features filled and scaled as the "
             "spec declares and known ahead of the last period; the encoding (code ↔ value, fill and scaling, the "
-            "spec) kept beside."
+            "spec) kept beside. Scaling statistics come from the training channel (up to T - 2h), and every feature "
+            "whose later values that channel does not cover is clipped, dropped or refused as the spec declares "
+            "(outside_training), listed in covariate_audit."
         ),
     )
-    def encoded_series(config: EncodingConfig, storage: StorageResource) -> dg.Output[EncodedSeries]:
+    def encoded_series(
+        context: dg.AssetExecutionContext, config: EncodingConfig, storage: StorageResource
+    ) -> dg.Output[EncodedSeries]:
         raw = read_stored(storage.store(), spec)
         encoded = encode(raw, config.features())
+        findings = [Finding(**f) for f in encoded.encoding.audit]
+        for finding in findings:
+            context.log.warning(finding.text())
         history = encoded.periods[: encoded.n_history]
         total = pd.Series(np.nansum(encoded.target, axis=0), index=history)
         return dg.Output(
@@ -265,6 +274,11 @@ def build_encoded_series(spec: DatasetSpec) -> dg.AssetsDefinition:
                 "dynamic_feat": dg.MetadataValue.json(
                     [{"name": f.name, "fill": f.fill, "scale": f.scale} for f in encoded.encoding.dynamic_feat]
                 ),
+                "covariate_audit": metadata_table(
+                    pd.DataFrame([f.to_dict() for f in findings], columns=list(Finding.__dataclass_fields__))
+                ),
+                "features_clipped": sum(f.action == "clip" for f in findings),
+                "features_dropped": dg.MetadataValue.json([f.feature for f in findings if f.action == "drop"]),
                 "preview": _preview(encoded),
                 "total_target": line_chart(total, f"Total {spec.target_column} per period", spec.target_column),
             },

@@ -14,8 +14,8 @@ Everything follows the dataset spec (:class:`~deepar_assets.domain.spec.DatasetS
   ``(n_groups, n_feat, n_periods)`` array with no NaN:
 
   - a covariate, from its table (the target table's own are keyed by all ids; a related table's
-    by its keys, none = global), filled by its policy and scaled with statistics of the history
-    periods only; ``lag_by_horizon`` covariates are shifted by the prediction length;
+    by its keys, none = global), filled by its policy and scaled with statistics of the training
+    channel's periods only (up to T − 2h); ``lag_by_horizon`` covariates are shifted by the prediction length;
   - ``<name>_missing``: 1 where the covariate had no value, before filling;
   - derived features (``any_present``, ``any_positive``);
   - calendar features, normalized to [-0.5, 0.5] as GluonTS's time features are;
@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from deepar_assets.constants import FIELD_CAT, FIELD_DYNAMIC_FEAT, FIELD_START, FIELD_TARGET
+from deepar_assets.domain.covariate_audit import Finding, audit, training_end
 from deepar_assets.domain.raw import RawData
 from deepar_assets.domain.spec import DatasetSpec, spec_hash
 from deepar_assets.domain.spec import periods as P
@@ -99,6 +100,8 @@ class Encoding:
     spec: dict = field(default_factory=dict)  # the spec, model_dump(mode="json")
     season_length: int = 1
     bins: dict[str, list[float]] = field(default_factory=dict)  # binned attribute → its inner bin edges
+    # features whose values after the training channel it does not cover (covariate_audit.Finding)
+    audit: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def cardinality(self) -> list[int]:
@@ -186,6 +189,7 @@ class Encoding:
                 spec=dict(raw.get("spec", {})),
                 season_length=int(raw.get("season_length", 1)),
                 bins={str(k): [float(e) for e in v] for k, v in raw.get("bins", {}).items()},
+                audit=[dict(f) for f in raw.get("audit", [])],
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # ValueError: not JSON at all
             raise EncodingError(f"encoding.json is not a valid encoding: {exc!r}") from None
@@ -499,7 +503,9 @@ def encode(raw: RawData, features: Sequence[str] | None = None) -> EncodedSeries
     """Turn validated raw tables into dense DeepAR series, as the spec declares.
 
     ``features``: the dynamic features, in order (None: ``spec.default_features``). Scaling
-    statistics come from the history periods only.
+    statistics come from the training channel's periods only (up to T − 2h); every feature is
+    audited against it (:mod:`deepar_assets.domain.covariate_audit`) and a dropped one is left
+    out of ``dynamic_feat``.
     """
     spec = raw.spec
     chosen = list(spec.default_features if features is None else features)
@@ -707,6 +713,15 @@ def encode(raw: RawData, features: Sequence[str] | None = None) -> EncodedSeries
     # -- the features ----------------------------------------------------------------------------
     rows, specs, feature_reach = [], [], {}
     full = n_periods - n_history  # reach of what is always known
+    train_end = training_end(n_history, h)  # scaling statistics and the audit's reference: the training channel
+    findings: list[Finding] = []
+
+    def audited(name: str, matrix: np.ndarray, limit: int, rule: str) -> np.ndarray | None:
+        kept, finding = audit(name, matrix, train_end, limit, periods, alias, rule)
+        if finding is not None:
+            findings.append(finding)
+        return kept
+
     for name in chosen:
         if name in covariate_columns:
             cov, policy = covariates[name], spec.covariate(name)
@@ -736,16 +751,23 @@ def encode(raw: RawData, features: Sequence[str] | None = None) -> EncodedSeries
                         f"covariate {name}: {where} has no value in any period, so it cannot be carried forward "
                         f"(fill: {policy.fill}); declare fill: zero or value"
                     )
-            filled = _extend(filled, limit)
-            values, mean, std = _scale(filled, policy.scale, n_history)
+            kept = audited(name, filled, limit, policy.outside_training)
+            if kept is None:
+                continue
+            filled = _extend(kept, limit)
+            values, mean, std = _scale(filled, policy.scale, train_end)
             rows.append(to_groups(cov, _round(values)))
             specs.append(FeatureSpec(name, policy.fill, policy.scale, mean, std))
             feature_reach[name] = cov.reach
         elif name in indicators:
             cov = covariates[indicators[name]]
             limit = min(n_periods, n_history + max(cov.reach, -n_history + 1))
-            flag = _extend(np.isnan(cov.matrix).astype(np.float64), limit)
-            rows.append(to_groups(cov, flag))
+            flag = audited(
+                name, np.isnan(cov.matrix).astype(np.float64), limit, spec.covariate(cov.name).outside_training
+            )
+            if flag is None:
+                continue
+            rows.append(to_groups(cov, _extend(flag, limit)))
             specs.append(FeatureSpec(name, "none", "none"))
             feature_reach[name] = cov.reach
         elif name in derived:
@@ -756,7 +778,11 @@ def encode(raw: RawData, features: Sequence[str] | None = None) -> EncodedSeries
                 flags |= ~np.isnan(matrix) if item.any_present is not None else np.nan_to_num(matrix, nan=0.0) > 0
             feature_reach[name] = min(covariates[c].reach for c in item.columns)
             limit = min(n_periods, n_history + max(feature_reach[name], -n_history + 1))
-            rows.append(_extend(flags.astype(np.float64), limit))
+            kept = audited(name, flags.astype(np.float64), limit, item.outside_training)
+            if kept is None:
+                del feature_reach[name]
+                continue
+            rows.append(_extend(kept, limit))
             specs.append(FeatureSpec(name, "zero", "none"))
         elif name in CALENDAR_FEATURES:
             rows.append(np.broadcast_to(_round(calendar_feature(name, periods)), (n_groups, n_periods)))
@@ -806,6 +832,7 @@ def encode(raw: RawData, features: Sequence[str] | None = None) -> EncodedSeries
         spec=spec.model_dump(mode="json"),
         season_length=int(spec.season_length),
         bins=bins,
+        audit=[f.to_dict() for f in findings],
     )
     target_values = table[target_col].to_numpy(dtype=np.float64)
     stats = {

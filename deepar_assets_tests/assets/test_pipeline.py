@@ -98,6 +98,9 @@ def test_whole_graph_materializes(run):
     assert encoded["series"] == raw["series"]
     assert encoded["future_feature_periods"] == SyntheticSpec().n_future_weeks  # the source keeps the default
     assert encoded["total_target"].startswith("![Total Weekly_Sales per period](data:image/png;base64,")
+    audit = encoded["covariate_audit"]  # every feature the training channel does not cover, and what was done
+    assert [c.name for c in audit.schema.columns][:3] == ["feature", "finding", "action"]
+    assert encoded["features_clipped"] == sum(r.data["action"] == "clip" for r in audit.records)
     preview = encoded["preview"]
     assert len(preview.records) == min(10, encoded["series"])
     assert [c.name for c in preview.schema.columns][:3] == ["Store", "Dept", "Type"]

@@ -59,3 +59,14 @@ def with_covariate(spec: DatasetSpec, name: str, **policy: Any) -> DatasetSpec:
     covariates = spec.model_dump(mode="json")["covariates"]
     covariates[name] = {**covariates.get(name, {}), **policy}
     return with_spec_changes(spec, covariates=covariates)
+
+
+def keeping_everything(spec: DatasetSpec) -> DatasetSpec:
+    """A copy of ``spec`` whose covariates and derived features keep values outside the training
+    range (``outside_training: keep``): for tests of filling and scaling as such."""
+    data = spec.model_dump(mode="json")
+    covariates = {
+        name: {**data["covariates"].get(name, {}), "outside_training": "keep"} for name in spec.covariate_columns()
+    }
+    derived = [{**d, "outside_training": "keep"} for d in data["derived"]]
+    return with_spec_changes(spec, covariates=covariates, derived=derived)

@@ -12,17 +12,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from deepar_assets.domain.covariate_audit import training_end
 from deepar_assets.domain.encoding import EncodedSeries, Encoding, encode
 from deepar_assets.domain.raw import RawData
 from deepar_assets.domain.spec import load_spec
 from deepar_assets.domain.synthetic import CPI_NA_WEEKS, MARKDOWN_START, SyntheticSpec, generate_frames
 from deepar_assets.errors import EncodingError
-from deepar_assets_tests.domain.raw_samples import frames_to_raw, with_covariate
+from deepar_assets_tests.domain.raw_samples import frames_to_raw, keeping_everything, with_covariate
 
 SEEDS = [0, 1, 2]
 # Starts in 2011 so that markdowns (from 2011-11-11, week 44) exist inside the history.
 START = "2011-01-07"
-SPEC = load_spec("synthetic")
+# Filling and scaling as such: values after the training channel are kept as they are here
+# (covariate_audit's rules have their own tests, in test_covariate_audit.py).
+SPEC = keeping_everything(load_spec("synthetic"))
 CAT_NAMES = ("Store", "Dept", "Type")
 MARKDOWNS = tuple(f"MarkDown{k}" for k in range(1, 6))
 DEFAULT_FEATURES = tuple(SPEC.default_features)
@@ -56,14 +59,14 @@ def edit(raw: RawData, target=None, features=None, stores=None, spec=None) -> Ra
 @pytest.fixture(scope="module", params=SEEDS, ids=lambda seed: f"seed{seed}")
 def case(request) -> tuple[SyntheticSpec, RawData, EncodedSeries]:
     synthetic = spec_for(request.param)
-    raw = frames_to_raw(generate_frames(synthetic))
+    raw = frames_to_raw(generate_frames(synthetic), SPEC)
     return synthetic, raw, encode(raw)
 
 
 @pytest.fixture(scope="module")
 def one() -> tuple[SyntheticSpec, RawData, EncodedSeries]:
     """A single seed, for the tests that are not properties over data."""
-    raw = frames_to_raw(generate_frames(spec_for(0)))
+    raw = frames_to_raw(generate_frames(spec_for(0)), SPEC)
     return spec_for(0), raw, encode(raw)
 
 
@@ -413,9 +416,12 @@ def test_feature_specs_follow_the_policies(case):
             assert (spec.mean, spec.std) == (0.0, 1.0)
 
 
-def test_scaled_features_are_standardized_on_the_history(case):
+def test_scaled_features_are_standardized_on_the_training_channel(case):
+    """The statistics come from the periods up to T - 2h only: nothing after them (the test and
+    validation windows) shapes the scaling."""
     _, _, encoded = case
-    history = encoded.n_history
+    history = training_end(encoded.n_history, encoded.spec.prediction_length)
+    assert history < encoded.n_history
     for spec in encoded.encoding.dynamic_feat:
         if spec.scale == "none":
             continue
@@ -543,7 +549,7 @@ def test_encode_does_not_modify_its_input(one):
 
 def test_encoding_is_deterministic(one):
     synthetic, _, encoded = one
-    again = encode(frames_to_raw(generate_frames(synthetic)))
+    again = encode(frames_to_raw(generate_frames(synthetic), SPEC))
     assert again.encoding == encoded.encoding
     np.testing.assert_array_equal(again.target, encoded.target)
     np.testing.assert_array_equal(again.features, encoded.features)

@@ -460,7 +460,15 @@ def test_a_constant_feature_gets_std_one():
 def test_lag_by_horizon_shifts_by_the_prediction_length():
     spec = small_spec(
         target={**small_spec().target.model_dump(mode="json"), "covariates": ["visits"]},
-        covariates={"visits": {"known_ahead": False, "lag_by_horizon": True, "fill": "zero", "scale": "none"}},
+        covariates={
+            "visits": {
+                "known_ahead": False,
+                "lag_by_horizon": True,
+                "fill": "zero",
+                "scale": "none",
+                "outside_training": "keep",  # rising visits: the test is about the shift
+            }
+        },
     )
     target = small_target(20)
     target["visits"] = np.arange(len(target), dtype=np.float64) + 1

@@ -121,7 +121,7 @@ class Covariate(_Strict):
     scale: Scale = Field(
         default="standard",
         description="none, standard ((x - mean) / std), log1p_standard (sign·log1p|x|, then standard) or robust "
-        "((x - median) / IQR). Statistics come from the history.",
+        "((x - median) / IQR). Statistics come from the training channel (the history up to T - 2h).",
     )
     known_ahead: bool = Field(
         default=True, description="Its values are known for the forecast horizon (a price plan, a holiday)."
@@ -132,12 +132,24 @@ class Covariate(_Strict):
         "which is always known. Without this, a covariate not known ahead is refused.",
     )
     nullable: bool = Field(default=True, description="Missing values (NA) are allowed in the files.")
+    outside_training: Literal["clip", "drop", "refuse", "keep"] = Field(
+        default="clip",
+        description="When its values after the training channel (up to T - 2h) leave the range they had in it, or it "
+        "is constant there: clip them to that range, drop the feature, refuse the encoding, or keep them. Reported "
+        "either way (encoded_series' covariate_audit).",
+    )
 
 
 class Derived(_Strict):
     name: str
     any_present: list[str] | None = Field(default=None, description="1 when any of these columns has a value.")
     any_positive: list[str] | None = Field(default=None, description="1 when any of these columns is > 0.")
+    outside_training: Literal["clip", "drop", "refuse", "keep"] = Field(
+        default="clip",
+        description="When its values after the training channel (up to T - 2h) leave the range they had in it, or it "
+        "is constant there: clip them to that range, drop the feature, refuse the encoding, or keep them. Reported "
+        "either way (encoded_series' covariate_audit).",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> Derived:
