@@ -30,6 +30,9 @@ def main() -> int:
     parser.add_argument("--dataset", default=os.environ.get("DEEPAR_DATASET") or "walmart")
     parser.add_argument("--source", default=os.environ.get("DEEPAR_SOURCE"))
     parser.add_argument("--config", default=str(ROOT / "configs" / "quick.yaml"))
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the run's Dagster home and storage, print make run's summary"
+    )
     args = parser.parse_args()
     if args.source is None:
         from deepar_assets.domain.spec import load_spec
@@ -87,7 +90,11 @@ def main() -> int:
     print(
         f"steps_s={sum(steps.values()):.1f} total_s={total:.1f} (total includes start-up and loading the definitions)"
     )
-    shutil.rmtree(work)
+    if args.keep:
+        print(done.stdout[done.stdout.find("run:       ") :] if "run:       " in done.stdout else done.stdout[-3000:])
+        print(f"kept: DAGSTER_HOME={home} DEEPAR_STORAGE={work / 'storage'}")
+    else:
+        shutil.rmtree(work)
     return 0
 
 

@@ -85,11 +85,20 @@ def report(instance: dg.DagsterInstance, run_id: str, failed: bool) -> int:
             naive = metadata.get(f"seasonal naive {name}", metadata.get(f"seasonal_naive {name}"))
             extra = f" (seasonal naive {naive.value:.5g})" if naive is not None else ""
             print(f"{name}: {metadata[name].value:.5g}{extra}")
+    combination = _latest_metadata(instance, "forecast_combination", run_id)
+    if combination and "combination WMAE" in combination:
+        print(
+            f"published: {', '.join(combination['candidates'].value)} combined, "
+            f"validation:WMAE {combination['combination WMAE'].value:.5g}, "
+            f"mean_wQuantileLoss {combination['combination mean_wQuantileLoss'].value:.5g}, "
+            f"coverage p10..p90 {combination['combination coverage_80'].value:.3g} "
+            f"(levels {combination['levels'].value})"
+        )
     if "validation:WMAE" in metadata:
         print("           WMAE is the MAE weighted by the spec's period weights (the plain MAE when it declares none)")
     if refusal:
         print(f"NOT PUBLISHED: {refusal}")
-        print("           forecasts, backtest_report and scenario_forecasts were not run for this model;")
+        print("           forecasts, backtest_report and scenario_forecasts were not run;")
         print("           try a larger budget: make run CONFIG=configs/full.yaml")
     else:
         forecasts = _latest_metadata(instance, "forecasts", run_id)

@@ -1,7 +1,8 @@
 """The whole graph with forecasts, backtest_report and scenario_forecasts, in process, with real
 (small) training, on sources where the outcome against seasonal naive is known by construction:
-the grown source (DeepAR must win) publishes; the periodic one (seasonal naive is perfect) is
-stopped by the blocking check, and every downstream asset refuses the model."""
+the grown source (DeepAR must win) publishes; on the periodic one (seasonal naive is nearly
+perfect) DeepAR alone is stopped by the blocking check, and every downstream asset refuses it,
+while the combination leans on the seasonal candidates and is published."""
 
 import json
 import logging
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deepar_assets.assets.forecasting import GATE_CHECK
+from deepar_assets.assets.forecasting import DEEPAR_CHECK, GATE_CHECK
 from deepar_assets.constants import QUANTILES
 from deepar_assets.storage.local import FolderStore
 from deepar_assets_tests.forecasting.conftest import (
@@ -292,22 +293,25 @@ def test_a_kept_scenario_whose_periods_have_passed_is_skipped_and_reported(publi
         folder.delete("scenarios/old-markdowns/scenario.json")
 
 
-def test_a_model_that_loses_to_seasonal_naive_is_not_published(tmp_path, periodic_source):
+def test_deepar_alone_that_loses_to_seasonal_naive_is_not_published(tmp_path, periodic_source):
+    """With DeepAR as the only candidate (the pure-DeepAR switch), the gate scores DeepAR."""
     instance = dg.DagsterInstance.ephemeral()
-    result = materialize_graph(tmp_path, periodic_source, instance, run_config(), raise_on_error=False)
+    config = run_config(forecast_combination={"candidates": ["DeepAR"]})
+    result = materialize_graph(tmp_path, periodic_source, instance, config, raise_on_error=False)
     assert not result.success
     [gate] = [e for e in result.get_asset_check_evaluations() if e.check_name == GATE_CHECK]
     assert not gate.passed and gate.severity == dg.AssetCheckSeverity.ERROR
     assert "does not beat seasonal naive" in gate.description and "refuse this model" in gate.description
+    assert "DeepAR alone" in gate.description
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert "best_model" in materialized
+    assert {"best_model", "forecast_combination"} <= materialized
     assert not materialized & {"forecasts", "backtest_report", "scenario_forecasts"}
     assert not (tmp_path / "storage" / "forecasts").exists()
     # make run's summary tells this outcome apart from an error: it says why, and succeeds.
     from deepar_assets.summary import _gate_refusal
 
     assert "does not beat seasonal naive" in _gate_refusal(instance, result.run_id)
-    # A later run of forecasts alone refuses the model too, and says why.
+    # A later run of forecasts alone refuses it too, and says why.
     later = dg.materialize(
         GRAPH,
         selection=["forecasts"],
@@ -318,9 +322,40 @@ def test_a_model_that_loses_to_seasonal_naive_is_not_published(tmp_path, periodi
     assert not later.success
     [failure] = [e for e in later.all_events if e.event_type_value == "STEP_FAILURE"]
     message = failure.step_failure_data.user_failure_data.description
-    assert message.startswith("refusing model ") and f"the blocking check {GATE_CHECK} on best_model failed" in message
+    assert message.startswith(f"refusing to publish: the blocking check {GATE_CHECK} on forecast_combination failed")
     assert _gate_refusal(instance) is None  # a run that failed for another reason is an error
     assert not (tmp_path / "storage" / "forecasts").exists()
+
+
+def test_the_combination_publishes_where_deepar_alone_loses_to_seasonal_naive(tmp_path, periodic_source):
+    """Seasonal naive is nearly perfect here: DeepAR's own check warns, and the combination,
+    chosen on the windows before the validation window, leans on the seasonal candidates and
+    passes the gate."""
+    instance = dg.DagsterInstance.ephemeral()
+    result = materialize_graph(tmp_path, periodic_source, instance, run_config())
+    assert result.success
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    own, gate = checks[DEEPAR_CHECK], checks[GATE_CHECK]
+    assert not own.passed and own.severity == dg.AssetCheckSeverity.WARN
+    assert gate.passed and "combination of DeepAR, seasonal_naive, MSTL, AutoETS" in gate.description
+    combination = metadata(result, "forecast_combination")
+    mean_weights = combination["mean_weights"]
+    assert (
+        mean_weights["horizon"]["DeepAR"]
+        < 0.5
+        < mean_weights["horizon"]["seasonal_naive"] + mean_weights["horizon"]["MSTL"]
+    )
+    assert combination["combination WMAE"] < combination["seasonal_naive WMAE"] < combination["DeepAR WMAE"]
+    weights = pd.read_csv(
+        tmp_path / "storage" / "forecasts" / metadata(result, "best_model")["model_id"] / T / "weights.csv"
+    )
+    assert [c for c in weights.columns if c.startswith("weight_")] == [
+        "weight_DeepAR",
+        "weight_seasonal_naive",
+        "weight_MSTL",
+        "weight_AutoETS",
+    ]
+    np.testing.assert_allclose(weights.filter(like="weight_").sum(axis=1), 1.0, atol=1e-3)
 
 
 def test_cold_start_takes_its_level_from_the_peers_batched_with_it(published):

@@ -1,10 +1,12 @@
-"""best_model → forecasts, backtest_report, scenario_forecasts, forecast_accuracy: what planners use, as thin
+"""best_model → forecast_combination → forecasts, backtest_report, scenario_forecasts, forecast_accuracy: what planners use, as thin
 wiring over the domain (``domain/forecasting``, ``domain/backtest``) and the engines'
 forecasters (``engines/inference.py``); charts and tables in ``assets/charts.py``. Also the
-blocking check on best_model that keeps a model that loses to seasonal naive from being
-published. One module per asset:
+blocking check on forecast_combination that keeps a forecast that loses to seasonal naive from
+being published. One module per asset:
 
-- :mod:`.gate`: ``beats_seasonal_naive`` and the refusal every asset below applies;
+- :mod:`.combination`: ``forecast_combination``, DeepAR and statistical candidates combined on
+  past windows, and the blocking gate ``beats_seasonal_naive`` on it;
+- :mod:`.gate`: DeepAR's own check on best_model, and the refusal every asset below applies;
 - :mod:`.forecasts`, :mod:`.backtest`, :mod:`.scenarios`: the three assets and their config;
 - :mod:`.accuracy`: ``forecast_accuracy``, the vintages scored on the actuals that follow, and
   its drift check;
@@ -16,10 +18,18 @@ period in the spec's time column; periods are the spec's (daily, weekly, monthly
 
 from deepar_assets.assets.forecasting.accuracy import DRIFT_CHECK, AccuracyConfig, AccuracyReport, forecast_accuracy
 from deepar_assets.assets.forecasting.backtest import BacktestConfig, BacktestReport, backtest_report
+from deepar_assets.assets.forecasting.combination import (
+    COMBINATION_ASSET,
+    GATE_CHECK,
+    Combination,
+    CombinationConfig,
+    beats_seasonal_naive,
+    forecast_combination,
+)
 from deepar_assets.assets.forecasting.forecasts import ForecastConfig, ForecastSet, forecasts
 from deepar_assets.assets.forecasting.gate import (
-    GATE_CHECK,
-    beats_seasonal_naive,
+    DEEPAR_CHECK,
+    deepar_beats_seasonal_naive,
     require_passing_model,
     score_validation_window,
 )
@@ -31,10 +41,16 @@ from deepar_assets.assets.forecasting.scenarios import (
     scenario_forecasts,
 )
 
-FORECASTING_ASSETS = [forecasts, backtest_report, scenario_forecasts, forecast_accuracy]
-FORECASTING_CHECKS = [beats_seasonal_naive]
+FORECASTING_ASSETS = [forecast_combination, forecasts, backtest_report, scenario_forecasts, forecast_accuracy]
+FORECASTING_CHECKS = [beats_seasonal_naive, deepar_beats_seasonal_naive]
 
 __all__ = [
+    "COMBINATION_ASSET",
+    "DEEPAR_CHECK",
+    "Combination",
+    "CombinationConfig",
+    "deepar_beats_seasonal_naive",
+    "forecast_combination",
     "DRIFT_CHECK",
     "AccuracyConfig",
     "AccuracyReport",

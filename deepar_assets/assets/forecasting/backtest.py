@@ -11,6 +11,7 @@ import pandas as pd
 from pydantic import Field
 
 from deepar_assets.assets.charts import backtest_chart, table
+from deepar_assets.assets.forecasting.combination import COMBINED, Combination
 from deepar_assets.assets.forecasting.common import (
     BACKTESTS_PREFIX,
     FORECAST_GROUP,
@@ -73,6 +74,7 @@ def backtest_report(
     context: dg.AssetExecutionContext,
     config: BacktestConfig,
     best_model: RegisteredModel,
+    forecast_combination: Combination,
     encoded_series: EncodedSeries,
     s3_datasets: DatasetRef,
     storage: StorageResource,
@@ -84,7 +86,7 @@ def backtest_report(
     of the 80 % interval, overall and by every categorical attribute and id column, and the
     series where DeepAR loses to the best baseline (optionally with the baseline's forecast
     published for exactly those series). `backtests/<model id>/`…"""
-    require_passing_model(context, best_model)
+    require_passing_model(context, forecast_combination)
     unknown = [b for b in config.baselines if b not in bt.STATISTICAL_BASELINES]
     if unknown:
         raise ConfigurationError(
@@ -119,6 +121,22 @@ def backtest_report(
             + ", ".join(f"{m}={v:.4g}" for m, v in window.scores()[bt.GATE_METRIC].items())
         )
         windows.append(window)
+    # The published forecast on the validation window: forecast_combination's, on the same rows.
+    first = windows[0]
+    validation_scores = None
+    if len(first.keys) == len(forecast_combination.validation_rows) and not forecast_combination.deepar_only:
+        first.forecasts[COMBINED] = forecast_combination.validation[COMBINED]
+        validation_scores = first.scores()
+        if (
+            len(windows) > 1
+        ):  # earlier origins would need a selection of their own: the combination is scored on the first
+            windows[0] = first.rows(np.ones(len(first.keys), dtype=bool))
+            del windows[0].forecasts[COMBINED]
+    elif not forecast_combination.deepar_only:
+        context.log.warning(
+            f"forecast_combination weighed {len(forecast_combination.validation_rows)} series on the validation window, "
+            f"this backtest {len(first.keys)}: the combination is not scored here"
+        )
     window = bt.Window.stack(windows)
     fallbacks = window.fallback_report()
     for name, fell in fallbacks.items():
@@ -126,7 +144,7 @@ def backtest_report(
             f"{name} could not fit every series; seasonal naive stands in for them: {_fallback_text(fell)}"
         )
     overall = window.scores()
-    best = bt.best_baseline(overall)
+    best = bt.best_baseline(overall.drop(COMBINED, errors="ignore"))
     breakdowns = bt.breakdowns(window)
     losing = bt.losers(window, best)
     prefix = f"{BACKTESTS_PREFIX}/{best_model.model_id}"
@@ -154,6 +172,9 @@ def backtest_report(
         "weighting": bt.weighting(ctx.encoding),
         "breakdowns": list(breakdowns),
         "overall": json.loads(overall.to_json(orient="index")),
+        "validation_window_with_combination": json.loads(validation_scores.to_json(orient="index"))
+        if validation_scores is not None
+        else None,
         "losers": len(losing),
         "baseline_fallbacks": fallbacks,
         "deepar_by_horizon": json.loads(
@@ -196,6 +217,14 @@ def backtest_report(
             f"DeepAR {bt.GATE_METRIC}": float(overall.loc[bt.DEEPAR, bt.GATE_METRIC]),
             f"{best} {bt.GATE_METRIC}": float(overall.loc[best, bt.GATE_METRIC]),
             "overall": table(overall.reset_index()),
+            **(
+                {
+                    "validation_window_with_combination": table(validation_scores.reset_index()),
+                    f"combination {bt.GATE_METRIC}": float(validation_scores.loc[COMBINED, bt.GATE_METRIC]),
+                }
+                if validation_scores is not None
+                else {}
+            ),
             **by,
             "deepar_by_horizon": table(expected_by_horizon[["horizon", "points", *acc.ACCURACY_METRICS]]),
             "series_where_deepar_loses": len(losing),

@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import Field
 
 from deepar_assets.assets.charts import forecast_chart, table
+from deepar_assets.assets.forecasting.combination import Combination
 from deepar_assets.assets.forecasting.common import (
     FORECAST_GROUP,
     FORECASTS_PREFIX,
@@ -19,7 +20,10 @@ from deepar_assets.assets.forecasting.common import (
 )
 from deepar_assets.assets.forecasting.gate import require_passing_model
 from deepar_assets.domain import accuracy as acc
+from deepar_assets.domain import backtest as bt
+from deepar_assets.domain import combination as cb
 from deepar_assets.domain import forecasting as fc
+from deepar_assets.domain.cores import available_cores
 from deepar_assets.domain.encoding import EncodedSeries
 from deepar_assets.domain.spec import periods
 from deepar_assets.engines.base import DatasetRef, RegisteredModel
@@ -43,6 +47,7 @@ class ForecastConfig(dg.Config):
     change_rows: int = Field(
         default=10, description="Rows of the table of the largest expected changes vs one season earlier."
     )
+    workers: int = Field(default=0, description="Processes fitting the statistical candidates (0: one per core).")
 
 
 @dataclass
@@ -61,6 +66,7 @@ def forecasts(
     context: dg.AssetExecutionContext,
     config: ForecastConfig,
     best_model: RegisteredModel,
+    forecast_combination: Combination,
     encoded_series: EncodedSeries,
     s3_datasets: DatasetRef,
     storage: StorageResource,
@@ -69,11 +75,14 @@ def forecasts(
     """For every series, the prediction_length periods after the last observed period T,
     decoded to the spec's ids and categorical attributes, with the mean and the quantiles p10 …
     p90, from the known-ahead features of those periods: `forecasts/<model id>/<T>/forecasts.csv`
-    and .parquet. Series the model cannot embed (a category value it never saw) are listed, not
-    forecast. Each materialization is also kept as a vintage (`vintages/<T>/<model id>/<when>/`),
-    which forecast_accuracy scores once the actuals arrive. Refuses a model that failed the
-    beats_seasonal_naive check."""
-    require_passing_model(context, best_model)
+    and .parquet. The forecast is forecast_combination's: DeepAR's and the statistical
+    candidates' (fitted on the history up to T), averaged quantile by quantile with each
+    series' weights for the horizon (`weights.csv` beside it says which each series got), or
+    DeepAR's own when it is the only candidate. Series the model cannot embed (a category value
+    it never saw) are listed, not forecast. Each materialization is also kept as a vintage
+    (`vintages/<T>/<model id>/<when>/`), which forecast_accuracy scores once the actuals
+    arrive. Refuses what failed the beats_seasonal_naive check on forecast_combination."""
+    require_passing_model(context, forecast_combination)
     ctx = model_context(best_model, s3_datasets, storage, training)
     h, freq = ctx.dataset.prediction_length, encoded_series.spec.frequency
     inputs = fc.forecast_inputs(encoded_series, ctx.encoding, h)
@@ -91,13 +100,55 @@ def forecasts(
         f"forecasting {len(inputs.records)} series, {h} periods after {origin}, with {best_model.model_id}"
     )
     arrays = forecaster(ctx.engine, best_model, ctx.dataset, log=context.log.info).predict(inputs.records)
+    combination = forecast_combination
+    weights, unseen = combination.weights_for(inputs.keys)
+    if unseen:
+        context.log.warning(
+            f"{unseen} series were not in the validation channel forecast_combination weighed: DeepAR alone forecasts them"
+        )
+    used = [name for c, name in enumerate(combination.candidates) if name != bt.DEEPAR and weights[:, c].any()]
+    if used:
+        histories = [
+            encoded_series.target[i, int(encoded_series.first[i]) : encoded_series.n_history] for i in inputs.series
+        ]
+        candidates = {bt.DEEPAR: arrays}
+        for name in used:
+            fitted = bt.baseline_forecasts(
+                histories,
+                h,
+                name,
+                fc.season_of(encoded_series),
+                workers=config.workers or available_cores(),
+                all_may_fall_back=True,
+            )
+            if fitted.fallbacks:
+                context.log.warning(
+                    f"{name} could not fit {len(fitted.fallbacks)} series; seasonal naive stands in for it there: {fitted.reason_counts()}"
+                )
+            candidates[name] = fitted.forecast
+        present = [name for name in combination.candidates if name in candidates]
+        columns = [combination.candidates.index(name) for name in present]
+        arrays = cb.combine(candidates, present, weights[:, columns])
+        context.log.info(
+            f"combined {', '.join(present)} with forecast_combination's weights ({combination.levels[cb.HORIZON_TARGET]} level)"
+        )
     frame = fc.forecast_frame(inputs.keys, inputs.dates, arrays, fc.time_column(ctx.encoding, encoded_series.spec))
     prefix = f"{FORECASTS_PREFIX}/{best_model.model_id}/{origin_key(inputs.origin, freq)}"
     uris = put_frame(ctx.store, prefix, "forecasts", frame, freq)
+    weight_table = inputs.keys.copy()
+    for c, name in enumerate(combination.candidates):
+        weight_table[f"weight_{name}"] = weights[:, c].round(4)
+    uris["weights"] = put_frame(ctx.store, prefix, "weights", weight_table, freq)["csv"]
     if len(inputs.skipped):
         ctx.store.put_bytes(f"{prefix}/skipped.csv", fc.to_csv_bytes(inputs.skipped, freq))
         uris["skipped"] = ctx.store.uri(f"{prefix}/skipped.csv")
     forecast_periods = [periods.format_period(d, freq) for d in inputs.dates]
+    recipe = {
+        "candidates": combination.candidates,
+        "level": combination.levels[cb.HORIZON_TARGET],
+        "mean_weights": {name: round(float(weights[:, c].mean()), 4) for c, name in enumerate(combination.candidates)},
+        "weights": uris["weights"],
+    }
     created = datetime.now(UTC)
     summary = {
         "dataset": encoded_series.spec.name,
@@ -109,6 +160,14 @@ def forecasts(
         "series": len(inputs.records),
         "skipped": len(inputs.skipped),
         "columns": list(frame.columns),
+        "combination": {
+            "candidates": combination.candidates,
+            "level": combination.levels[cb.HORIZON_TARGET],
+            "mean_weights": {
+                name: round(float(weights[:, c].mean()), 4) for c, name in enumerate(combination.candidates)
+            },
+            "weights": uris["weights"],
+        },
         "created": created.isoformat(timespec="seconds"),
     }
     ctx.store.put_bytes(f"{prefix}/summary.json", json.dumps(summary, indent=1).encode())
@@ -137,6 +196,8 @@ def forecasts(
             "series_skipped": len(inputs.skipped),
             **({"skipped": table(inputs.skipped, 20, freq)} if len(inputs.skipped) else {}),
             "rows": len(frame),
+            "combination": dg.MetadataValue.json(recipe),
+            "weights_uri": dg.MetadataValue.path(uris["weights"]),
             "total_forecast_mean": round(float(arrays["mean"].sum()), 2),
             "vintage_id": vintage.vintage_id,
             "vintage_uri": dg.MetadataValue.path(uris["vintage"]),

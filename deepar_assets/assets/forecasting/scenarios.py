@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import Field
 
 from deepar_assets.assets.charts import scenario_chart, table
+from deepar_assets.assets.forecasting.combination import COMBINATION_ASSET
 from deepar_assets.assets.forecasting.common import (
     FORECAST_GROUP,
     SCENARIO_FILE,
@@ -19,6 +20,7 @@ from deepar_assets.assets.forecasting.common import (
     put_frame,
 )
 from deepar_assets.assets.forecasting.gate import require_passing_model
+from deepar_assets.domain import backtest as bt
 from deepar_assets.domain import forecasting as fc
 from deepar_assets.domain.encoding import EncodedSeries
 from deepar_assets.domain.spec import periods
@@ -117,7 +119,11 @@ def saved_scenarios(store: ObjectStore, replaced: frozenset[str] = frozenset()) 
     return found
 
 
-@dg.asset(group_name=FORECAST_GROUP, backfill_policy=dg.BackfillPolicy.single_run())
+@dg.asset(
+    group_name=FORECAST_GROUP,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[COMBINATION_ASSET],  # its blocking gate decides whether anything is published
+)
 def scenario_forecasts(
     context: dg.AssetExecutionContext,
     config: ScenarioForecastsConfig,
@@ -137,7 +143,13 @@ def scenario_forecasts(
     run (its periods have passed, a feature the model lacks, …) is skipped and listed with the
     reason in ``skipped_scenarios``; the others still run. One given in this run's config
     fails the run instead."""
-    require_passing_model(context, best_model)
+    require_passing_model(context)
+    own = bt.gate(best_model.card)
+    if bt.has_validation_scores(best_model.card) and not own.passed:
+        context.log.warning(
+            f"these what-ifs are DeepAR's, and DeepAR alone does not beat seasonal naive on the validation window "
+            f"(the published forecast is forecast_combination's): {own.description}"
+        )
     ctx = model_context(best_model, s3_datasets, storage, training)
     h, spec = ctx.dataset.prediction_length, encoded_series.spec
     given = [c.to_scenario() for c in config.scenarios]

@@ -1,0 +1,48 @@
+"""The published forecast as a combination of DeepAR and statistical candidates, chosen only on
+past windows (plain functions; no Dagster, no engine).
+
+- :mod:`.origins`: which past windows choose the combination of a target window (rolling
+  windows before the validation window, the same window a season earlier for seasonal events),
+  and when only the seasonal candidates may take part;
+- :mod:`.windows`: every candidate's forecast of one past window, fitted before it;
+- :mod:`.select`: the whole selection, for the validation window and the published horizon;
+- :mod:`.weights`: each candidate's loss on those windows, weights per series, segment or
+  globally with shrinkage, the level chosen by leave-one-window-out, and the combination itself
+  (quantile by quantile).
+"""
+
+from deepar_assets.domain.combination.origins import SEASONAL_CANDIDATES, SelectionPlan, plan
+from deepar_assets.domain.combination.select import HORIZON_TARGET, VALIDATION_TARGET, Selection, segmentations, select
+from deepar_assets.domain.combination.weights import (
+    Choice,
+    Scores,
+    SelectionWindow,
+    choose,
+    combine,
+    level_weights,
+    loss_parts,
+    window_scores,
+)
+from deepar_assets.domain.combination.windows import CANDIDATES, candidate_window, rows_at
+
+__all__ = [
+    "HORIZON_TARGET",
+    "VALIDATION_TARGET",
+    "Selection",
+    "segmentations",
+    "select",
+    "CANDIDATES",
+    "candidate_window",
+    "rows_at",
+    "SEASONAL_CANDIDATES",
+    "Choice",
+    "Scores",
+    "SelectionPlan",
+    "SelectionWindow",
+    "choose",
+    "combine",
+    "level_weights",
+    "loss_parts",
+    "plan",
+    "window_scores",
+]

@@ -1,0 +1,127 @@
+"""The whole selection: the windows each target needs, every candidate's forecast of them, and
+the weights of the validation window (which the gate scores) and of the published horizon."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from deepar_assets.constants import FIELD_CAT, FIELD_START, FIELD_TARGET
+from deepar_assets.domain.backtest.scores import DEEPAR
+from deepar_assets.domain.combination.origins import SEASONAL_CANDIDATES, SelectionPlan, plan
+from deepar_assets.domain.combination.weights import Choice, SelectionWindow, choose, loss_parts
+from deepar_assets.domain.combination.windows import Records, candidate_window
+from deepar_assets.domain.encoding import Encoding
+from deepar_assets.domain.spec import periods as P
+
+VALIDATION_TARGET = "validation"  # the window the gate scores: the last h periods up to T
+HORIZON_TARGET = "horizon"  # the published forecast: the h periods after T
+
+
+@dataclass
+class Selection:
+    """What chose the combination, for the validation window and for the published horizon."""
+
+    candidates: list[str]
+    plans: dict[str, SelectionPlan]  # target → its windows
+    choices: dict[str, Choice]  # target → level and (series, candidates) weights
+    window_scores: pd.DataFrame  # one row per (window, candidate): its loss on the window
+    fallbacks: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # window → candidate → reasons
+
+
+def special_periods(records: Sequence[dict[str, Any]], h: int, encoding: Encoding) -> tuple[int, np.ndarray]:
+    """(periods of the longest record, per period up to h after its end whether it weighs more
+    than 1 in WMAE: the spec's declared special periods)."""
+    longest = max(records, key=lambda r: len(r[FIELD_TARGET]))
+    n = len(longest[FIELD_TARGET])
+    dates = pd.date_range(pd.Timestamp(longest[FIELD_START]), periods=n + h, freq=P.normalize(encoding.freq))
+    return n, np.asarray(encoding.period_weights(dates), dtype=np.float64) > 1
+
+
+def segmentations(records: Sequence[dict[str, Any]], encoding: Encoding) -> dict[str, np.ndarray]:
+    """Each categorical attribute or id with more than one value and fewer values than series:
+    its code per record."""
+    cats = np.asarray([r[FIELD_CAT] for r in records], dtype=np.int64).reshape(len(records), -1)
+    out = {}
+    for k, name in enumerate(encoding.cat_names):
+        values = np.unique(cats[:, k])
+        if 1 < len(values) < len(records):
+            out[name] = cats[:, k]
+    return out
+
+
+def select(
+    records: Sequence[dict[str, Any]],
+    h: int,
+    encoding: Encoding,
+    candidates: Sequence[str],
+    deepar_for: Callable[[int], Callable[[Records], dict[str, np.ndarray]]] | None,
+    rolling: int = 3,
+    shrinkage: float = 2.0,
+    cutoff: float = 1.5,
+    workers: int = 1,
+    log: Callable[[str], Any] = print,
+) -> Selection:
+    """Choose the combination of ``candidates`` for the validation window and the horizon after
+    T, on windows that end at T - h or earlier only (``records``: the validation channel, every
+    series up to T). ``deepar_for(drop)`` gives the DeepAR forecaster of the window ending
+    ``drop`` periods before T, trained on the history before that window."""
+    season = int(encoding.season_length)
+    n_history, special = special_periods(records, h, encoding)
+    min_history = season + h
+    plans = {
+        VALIDATION_TARGET: plan(0, n_history, h, season, special, rolling, min_history),
+        HORIZON_TARGET: plan(-h, n_history, h, season, special, rolling, min_history),
+    }
+    drops = sorted(set(plans[VALIDATION_TARGET].drops) | set(plans[HORIZON_TARGET].drops))
+    windows: dict[int, SelectionWindow] = {}
+    fallbacks: dict[str, dict[str, dict[str, int]]] = {}
+    rows = []
+    for drop in drops:
+        log(f"selection window ending {drop} periods before T: forecasting it with {', '.join(candidates)}")
+        deepar = deepar_for(drop) if deepar_for is not None and DEEPAR in candidates else None
+        window, fell = candidate_window(records, drop, h, encoding, candidates, deepar, workers)
+        windows[drop] = window
+        if fell:
+            fallbacks[str(drop)] = fell
+        present = window.present
+        for name in candidates:
+            num, den = loss_parts(
+                window.actual[present],
+                {k: v[present] for k, v in window.forecasts[name].items()},
+                window.weights[present],
+            )
+            rows.append(
+                {
+                    "window_drop": drop,
+                    "candidate": name,
+                    "loss": float(num.sum() / den.sum()) if den.sum() > 0 else np.nan,
+                    "series": int(present.sum()),
+                }
+            )
+    segments = segmentations(records, encoding)
+    choices = {}
+    for target, target_plan in plans.items():
+        allowed = np.asarray(
+            [(not target_plan.seasonal_only) or name in SEASONAL_CANDIDATES for name in candidates], dtype=bool
+        )
+        if not allowed.any():
+            allowed[:] = True
+        chosen = [windows[d] for d in target_plan.drops]
+        choices[target] = (
+            choose(chosen, candidates, segments, allowed, shrinkage, cutoff)
+            if chosen
+            else _only_deepar(candidates, len(records))
+        )
+    return Selection(list(candidates), plans, choices, pd.DataFrame(rows), fallbacks)
+
+
+def _only_deepar(candidates: Sequence[str], n: int) -> Choice:
+    """No window to choose on: DeepAR alone (or the first candidate)."""
+    weights = np.zeros((n, len(candidates)))
+    weights[:, list(candidates).index(DEEPAR) if DEEPAR in candidates else 0] = 1.0
+    return Choice("none", weights, {})

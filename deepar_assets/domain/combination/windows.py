@@ -1,0 +1,83 @@
+"""Every candidate's forecast of one window, on the rows of all the series of a channel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from deepar_assets.constants import FIELD_TARGET
+from deepar_assets.domain.backtest.baselines import BASELINES, baseline_forecasts, quantile_keys
+from deepar_assets.domain.backtest.scores import DEEPAR
+from deepar_assets.domain.backtest.window import cut_record, window_histories, window_periods, window_weights
+from deepar_assets.domain.combination.weights import SelectionWindow
+from deepar_assets.domain.encoding import Encoding
+from deepar_assets.errors import ConfigurationError
+
+CANDIDATES = (DEEPAR, *BASELINES)
+Records = list[dict[str, Any]]
+
+
+def rows_at(records: Sequence[dict[str, Any]], drop: int, h: int) -> np.ndarray:
+    """Indices of the records with an observed value before the window that ends ``drop``
+    periods before their end (the rows :func:`~deepar_assets.domain.backtest.origin_records`
+    keeps)."""
+    keep = []
+    for i, record in enumerate(records):
+        target = np.asarray(record[FIELD_TARGET], dtype=np.float64)
+        before = len(target) - drop - h
+        if before > 0 and np.count_nonzero(~np.isnan(target[:before])) > 0:
+            keep.append(i)
+    return np.asarray(keep, dtype=np.int64)
+
+
+def candidate_window(
+    records: Sequence[dict[str, Any]],
+    drop: int,
+    h: int,
+    encoding: Encoding,
+    candidates: Sequence[str],
+    deepar: Callable[[Records], dict[str, np.ndarray]] | None,
+    workers: int = 1,
+) -> tuple[SelectionWindow, dict[str, dict[str, int]]]:
+    """Each candidate's forecast of the ``h`` periods that end ``drop`` periods before the end
+    of ``records`` (a channel: every series up to the same last period), each fitted on the
+    history before the window only. ``deepar(cut records)`` forecasts the last h points of the
+    records it is given, with a model trained before the window. Returns the window and, per
+    statistical candidate, why series fell back to seasonal naive (reason → series)."""
+    unknown = [c for c in candidates if c not in CANDIDATES]
+    if unknown:
+        raise ConfigurationError(f"combination candidates: unknown {unknown}; choose from {list(CANDIDATES)}")
+    n = len(records)
+    rows = rows_at(records, drop, h)
+    cut = [cut_record(records[i], drop) for i in rows]
+    targets = [np.asarray(r[FIELD_TARGET], dtype=np.float64) for r in cut]
+    histories = window_histories(targets, h)
+    actual = np.full((n, h), np.nan)
+    weights = np.ones((n, h))
+    if len(rows):
+        actual[rows] = np.stack([t[-h:] for t in targets])
+        weights[rows] = window_weights(window_periods(cut, h, encoding.freq), encoding, h)
+    forecasts: dict[str, dict[str, np.ndarray]] = {}
+    fallbacks: dict[str, dict[str, int]] = {}
+    for name in candidates:
+        if name == DEEPAR:
+            if deepar is None:
+                raise ConfigurationError("the DeepAR candidate needs a forecaster for this window")
+            fitted = deepar(cut) if len(rows) else {}
+        else:
+            result = baseline_forecasts(histories, h, name, int(encoding.season_length), workers=workers)
+            fitted = result.forecast
+            if result.fallbacks:
+                fallbacks[name] = result.reason_counts()
+        full = {}
+        for key in ("mean", *quantile_keys()):
+            values = np.full((n, h), np.nan)
+            if len(rows):
+                values[rows] = np.asarray(fitted.get(key, fitted["mean"]), dtype=np.float64)
+            full[key] = values
+        forecasts[name] = full
+    present = np.zeros(n, dtype=bool)
+    present[rows] = True
+    return SelectionWindow(drop, actual, weights, forecasts, present), fallbacks

@@ -1,0 +1,196 @@
+"""The combination's selection as plain functions: which past windows choose it, the weights per
+series, segment or globally with shrinkage, the combination quantile by quantile, and no leakage
+from the validation window. (The graph tests train DeepAR for real; here its place is taken by
+a last-value forecast, so that the selection logic is tested on its own, deterministically.)"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepar_assets.constants import QUANTILES
+from deepar_assets.domain import combination as cb
+from deepar_assets.domain.backtest import DEEPAR, SEASONAL_NAIVE
+from deepar_assets.domain.combination.weights import SelectionWindow, choose, combine, level_weights, window_scores
+from deepar_assets.domain.encoding import CatSpec, Encoding
+
+KEYS = ["mean", *[f"p{round(q * 100)}" for q in QUANTILES]]
+
+
+def _special(n: int, h: int, at: list[int]) -> np.ndarray:
+    flags = np.zeros(n + h, dtype=bool)
+    flags[at] = True
+    return flags
+
+
+def test_rolling_windows_end_at_the_test_channel_and_step_back_by_the_horizon():
+    plan = cb.plan(0, 143, 13, 52, _special(143, 13, []), rolling=3, min_history=65)
+    assert plan.rolling == [13, 26, 39] and plan.seasonal == [] and not plan.seasonal_only
+    assert min(plan.drops) >= 13  # nothing ends after T - h: the validation window chooses nothing
+
+
+def test_a_special_period_no_rolling_window_holds_adds_the_same_window_a_season_earlier():
+    # The validation window (indexes 130..142) holds a special period at season position 36
+    # (index 140); the rolling windows (91..129) hold one at position 40 only (index 92).
+    special = _special(143, 13, [92, 140, 144])
+    validation = cb.plan(0, 143, 13, 52, special, rolling=3, min_history=65)
+    assert validation.uncovered == [140 % 52] and validation.seasonal == [52]  # 104 would leave 26 periods
+    assert "season" in validation.reason
+    # The horizon's special period (index 144, position 40) is the one the rolling windows hold.
+    horizon = cb.plan(-13, 143, 13, 52, special, rolling=3, min_history=65)
+    assert horizon.seasonal == [] and horizon.uncovered == []
+
+
+def test_without_a_season_of_history_only_the_seasonal_candidates_take_part():
+    special = _special(70, 13, [66])
+    plan = cb.plan(0, 70, 13, 52, special, rolling=2, min_history=20)
+    assert plan.seasonal_only and plan.seasonal == []
+    assert "only the candidates that carry the season" in plan.reason
+
+
+def _window(actual: np.ndarray, forecasts: dict[str, np.ndarray], drop: int = 0) -> SelectionWindow:
+    """A window where each candidate's quantiles are its point forecast ± 10 %."""
+    full = {}
+    for name, point in forecasts.items():
+        full[name] = {k: point * (1 + 0.25 * (q - 0.5)) for k, q in zip(KEYS, (0.5, *QUANTILES), strict=True)}
+    return SelectionWindow(drop, actual, np.ones_like(actual), full, np.ones(len(actual), dtype=bool))
+
+
+def _two_segments(seed: int, windows: int = 3):
+    """Series 0..3 (segment 0): candidate A is right; series 4..7 (segment 1): B is right."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for w in range(windows):
+        actual = 100 + 10 * rng.standard_normal((8, 4))
+        noise_a = np.where(np.arange(8)[:, None] < 4, 0.5, 20.0) * rng.standard_normal((8, 4))
+        noise_b = np.where(np.arange(8)[:, None] < 4, 20.0, 0.5) * rng.standard_normal((8, 4))
+        out.append(_window(actual, {"A": actual + noise_a, "B": actual + noise_b}, drop=13 * (w + 1)))
+    return out, {"group": np.repeat([0, 1], 4)}
+
+
+def test_weights_follow_each_segment_where_its_candidate_is_right():
+    windows, segments = _two_segments(0)
+    choice = choose(windows, ["A", "B"], segments)
+    assert choice.level in ("segment:group", "series")
+    assert (choice.weights[:4, 0] > 0.9).all() and (choice.weights[4:, 1] > 0.9).all()
+    assert set(choice.held_out_loss) == {"global", "segment:group", "series"}
+    assert choice.held_out_loss[choice.level] < choice.held_out_loss["global"]
+    np.testing.assert_allclose(choice.weights.sum(axis=1), 1.0)
+
+
+def test_one_window_chooses_globally_and_shrinkage_pulls_series_towards_it():
+    windows, segments = _two_segments(1, windows=1)
+    assert choose(windows, ["A", "B"], segments).level == "global"
+    scores = window_scores(windows, ["A", "B"])
+    loose = level_weights(scores, segments, shrinkage=0.0)
+    tight = level_weights(scores, segments, shrinkage=1000.0)
+    np.testing.assert_allclose(tight["series"], tight["global"], atol=0.01)
+    assert np.abs(loose["series"] - loose["global"]).max() > 0.3
+
+
+def test_a_candidate_far_behind_the_best_gets_no_weight():
+    actual = np.full((2, 3), 100.0)
+    window = _window(actual, {"good": actual + 1, "bad": actual + 50})
+    weights = level_weights(window_scores([window], ["good", "bad"]), {}, cutoff=1.5)["global"]
+    np.testing.assert_array_equal(weights[:, 1], 0.0)
+
+
+def test_the_combination_averages_quantile_by_quantile_and_keeps_them_ordered():
+    actual = np.full((3, 2), 100.0)
+    window = _window(actual, {"A": actual * 0.9, "B": actual * 1.2})
+    weights = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    combined = combine(window.forecasts, ["A", "B"], weights)
+    np.testing.assert_allclose(combined["p50"][0], window.forecasts["A"]["p50"][0])
+    np.testing.assert_allclose(combined["p50"][1], window.forecasts["B"]["p50"][1])
+    np.testing.assert_allclose(
+        combined["p90"][2], 0.5 * (window.forecasts["A"]["p90"][2] + window.forecasts["B"]["p90"][2])
+    )
+    stacked = np.stack([combined[f"p{round(q * 100)}"] for q in QUANTILES])
+    assert (np.diff(stacked, axis=0) >= 0).all()
+
+
+# -- the whole selection on records ------------------------------------------------------------------
+
+H, SEASON, PERIODS = 4, 13, 60
+
+
+def _records(seed: int = 3) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(PERIODS)
+    out = []
+    for store in range(3):
+        for dept in range(4):
+            level = 100 * (store + 1)
+            seasonal = 20 * np.sin(2 * np.pi * t / SEASON) * (dept % 2)
+            target = level + seasonal + rng.standard_normal(PERIODS) * (1 + 3 * (dept >= 2))
+            out.append({"start": "2020-01-05 00:00:00", "target": target.tolist(), "cat": [store, dept]})
+    return out
+
+
+ENCODING = Encoding(
+    cat=[CatSpec("store", [1, 2, 3]), CatSpec("dept", [1, 2, 3, 4])],
+    dynamic_feat=[],
+    freq="W-SUN",
+    ids=["store", "dept"],
+    season_length=SEASON,
+    weights={"2021-01-24": 5.0, "2021-02-14": 5.0},
+)
+
+
+def _last_value(cut: list[dict]) -> dict[str, np.ndarray]:
+    """A stand-in for DeepAR: the last value before the window, ± 5 % as quantiles."""
+    last = np.asarray([np.asarray(r["target"], dtype=float)[-H - 1] for r in cut])[:, None] * np.ones(H)
+    return {k: last * (1 + 0.1 * (q - 0.5)) for k, q in zip(KEYS, (0.5, *QUANTILES), strict=True)}
+
+
+def _select(records):
+    return cb.select(
+        records,
+        H,
+        ENCODING,
+        [DEEPAR, SEASONAL_NAIVE, "AutoETS"],
+        lambda drop: _last_value,
+        rolling=3,
+        log=lambda _: None,
+    )
+
+
+def test_nothing_about_the_validation_window_chooses_the_weights():
+    """The leakage test: the validation actuals (the last h periods) shifted, scaled and
+    scrambled leave every window, level and weight as they were."""
+    records = _records()
+    before = _select(records)
+    rng = np.random.default_rng(0)
+    changed = []
+    for record in records:
+        target = np.asarray(record["target"], dtype=float)
+        target[-H:] = target[-H:] * 3 + 1000 * rng.standard_normal(H)
+        changed.append({**record, "target": target.tolist()})
+    after = _select(changed)
+    assert before.plans == after.plans
+    for target in (cb.VALIDATION_TARGET, cb.HORIZON_TARGET):
+        assert before.choices[target].level == after.choices[target].level
+        np.testing.assert_array_equal(before.choices[target].weights, after.choices[target].weights)
+    pd.testing.assert_frame_equal(before.window_scores, after.window_scores)
+    assert before.window_scores["window_drop"].min() >= H
+
+
+def test_the_selection_scores_every_candidate_on_every_window_and_weights_every_series():
+    selection = _select(_records())
+    assert set(selection.window_scores["candidate"]) == {DEEPAR, SEASONAL_NAIVE, "AutoETS"}
+    drops = sorted(set(selection.window_scores["window_drop"]))
+    assert drops == sorted(
+        set(selection.plans[cb.VALIDATION_TARGET].drops) | set(selection.plans[cb.HORIZON_TARGET].drops)
+    )
+    for choice in selection.choices.values():
+        assert choice.weights.shape == (12, 3)
+        np.testing.assert_allclose(choice.weights.sum(axis=1), 1.0)
+
+
+def test_candidate_windows_leave_out_series_without_history_before_the_window():
+    records = _records()
+    records.append({"start": "2021-01-03 00:00:00", "target": [5.0] * 8, "cat": [0, 0]})  # 8 periods only
+    window, _ = cb.candidate_window(records, 2 * H, H, ENCODING, [SEASONAL_NAIVE], None)
+    assert window.present[:-1].all() and not window.present[-1]
+    assert np.isnan(window.forecasts[SEASONAL_NAIVE]["mean"][-1]).all()
+    with pytest.raises(Exception, match="unknown"):
+        cb.candidate_window(records, H, H, ENCODING, ["Prophet"], None)
