@@ -10,7 +10,8 @@ sensor that evaluates them (Dagster wiring; definitions.py picks the policy).
   run), a retrain signal (``degraded``: once per data version on which forecast_accuracy's
   drift check found the published forecasts degraded), or several of these joined by ``|``
   (``partitions:13|degraded``: whichever comes first).
-- ``best_model`` follows a new tuning run; forecasts follow a new model or new data;
+- ``best_model`` follows a new tuning run; ``combination`` follows a new model (it
+  depends on nothing else); forecasts follow a new model or new data;
   forecast_accuracy follows new actuals (and new forecasts).
 """
 
@@ -29,7 +30,7 @@ RAW_SALES = dg.AssetKey("raw_sales")
 TUNING_RUN = dg.AssetKey("tuning_run")
 FORECAST_ACCURACY = dg.AssetKey("forecast_accuracy")
 DRIFT_CHECK_KEY = dg.AssetCheckKey(FORECAST_ACCURACY, "accuracy_within_backtest")
-FOLLOWERS = (dg.AssetKey("forecasts"), FORECAST_ACCURACY)
+FOLLOWERS = (dg.AssetKey("combination"), dg.AssetKey("forecasts"), FORECAST_ACCURACY)
 """Assets that, when defined without an automation condition of their own, follow upstream."""
 AUTOMATION_SENSOR = "deepar_automation"
 POLICY_VARIABLE = "DEEPAR_TUNING_POLICY"

@@ -3,7 +3,7 @@
 # Asset groups (shown in the Dagster UI).
 DATA_GROUP = "data"
 TRAINING_GROUP = "training"
-# The Dagster pool of the heavy steps (tuning_run, best_model, backtest_report): the shipped
+# The Dagster pool of the heavy steps (tuning_run, best_model, combination, backtest_report): the shipped
 # instance config (deploy/dagster.yaml) gives each pool one slot, so on a 2-core machine one of
 # them runs at a time and uses every core; the data refresh (raw_sales, encoded_series,
 # s3_datasets, forecasts) is in no pool and never waits behind it.

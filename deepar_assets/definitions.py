@@ -86,7 +86,7 @@ def build_definitions(dataset: str | None = None, tuning_policy: str | None = No
     spec = load_spec(str(path))
     policy = TuningPolicy.parse(os.environ.get(POLICY_VARIABLE) if tuning_policy is None else tuning_policy)
     # forecasts follows a new model or new data (automation.FOLLOWERS); backtest_report and
-    # scenario_forecasts run when asked. The blocking check on forecast_combination gates all three.
+    # scenario_forecasts run when asked. The blocking check on combination gates all three.
     hours = late_hours(os.environ.get(LATE_HOURS_VARIABLE))
     assets = with_code_references(with_automation(build_assets(spec), policy))
     fresh = freshness_policy(spec, hours)

@@ -85,7 +85,7 @@ def report(instance: dg.DagsterInstance, run_id: str, failed: bool) -> int:
             naive = metadata.get(f"seasonal naive {name}", metadata.get(f"seasonal_naive {name}"))
             extra = f" (seasonal naive {naive.value:.5g})" if naive is not None else ""
             print(f"{name}: {metadata[name].value:.5g}{extra}")
-    combination = _latest_metadata(instance, "forecast_combination", run_id)
+    combination = _latest_metadata(instance, "combination", run_id)
     if combination and "combination WMAE" in combination:
         print(
             f"published: {', '.join(combination['candidates'].value)} combined, "

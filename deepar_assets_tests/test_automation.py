@@ -61,7 +61,15 @@ def a_new_partition(instance: dg.DagsterInstance, week: str) -> None:
 def load_history(instance: dg.DagsterInstance) -> None:
     for week in WEEKS[:2]:
         report(instance, "raw_sales", week)
-    for key in ("encoded_series", "s3_datasets", "tuning_run", "best_model", "forecasts", "forecast_accuracy"):
+    for key in (
+        "encoded_series",
+        "s3_datasets",
+        "tuning_run",
+        "best_model",
+        "combination",
+        "forecasts",
+        "forecast_accuracy",
+    ):
         report(instance, key)
 
 
@@ -151,7 +159,7 @@ def test_manual_tuning_new_partitions_refresh_the_data_and_forecasts_and_never_t
         report(instance, key)
     assert tick() == set()
     report(instance, "tuning_run")  # a user asked for a tuning run: the best model follows, then forecasts
-    assert tick() == {"best_model", "forecasts", "forecast_accuracy"}
+    assert tick() == {"best_model", "combination", "forecasts", "forecast_accuracy"}
     assert tick() == set()
 
 
@@ -227,7 +235,7 @@ def test_a_daily_dataset_refreshes_on_each_new_weekly_partition(instance):
     tick = Ticks(definitions("partitions:2", "store_item_demand"), instance)
     for week in ("2017-12-11", "2017-12-18"):
         report(instance, "raw_sales", week)
-    for key in ("encoded_series", "s3_datasets", "tuning_run", "best_model", "forecasts"):
+    for key in ("encoded_series", "s3_datasets", "tuning_run", "best_model", "combination", "forecasts"):
         report(instance, key)
     assert tick() == set()
     a_new_partition(instance, "2017-12-25")

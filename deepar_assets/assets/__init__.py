@@ -24,7 +24,7 @@ KINDS: dict[str, set[str]] = {
     "s3_datasets": {"s3", "json"},
     "tuning_run": {"pytorch", "sagemaker", "optuna"},
     "best_model": {"pytorch", "sagemaker"},
-    "forecast_combination": {"pytorch", "statsforecast", "parquet"},
+    "combination": {"pytorch", "statsforecast", "parquet"},
     "forecasts": {"pytorch", "parquet", "csv"},
     "backtest_report": {"pytorch", "statsforecast", "parquet"},
     "scenario_forecasts": {"pytorch", "parquet"},

@@ -1,32 +1,26 @@
-"""The embedded SQLite instance storage, with pool slots claimed one process at a time.
+"""The embedded SQLite instance, with pool slots claimed one process at a time.
 
 Dagster's SQL storage claims a pool slot by selecting a free slot ``FOR UPDATE`` and then
 assigning it. PostgreSQL locks the row; SQLite has no row locks, so two run processes that claim
 at the same moment (two ``make run`` at once, or a run from the UI beside one from a terminal)
 can both take the last slot of ``deepar-training`` and train side by side on the same cores.
-This storage is Dagster's own SQLite storage, with the same files under ``$DAGSTER_HOME``, whose
-claims (and the creation of a pool's slots, which Dagster does on the first claim) take an
-exclusive file lock beside the event log databases first. The shipped
-``deploy/dagster.yaml`` selects it; PostgreSQL deployments (``deploy/dagster-postgres.yaml``)
-do not need it.
+The shipped ``deploy/dagster.yaml`` names :class:`PoolLockingInstance` as the instance class:
+Dagster's own instance and storage, with the same files in the Dagster home, whose event log
+storage takes an exclusive file lock beside its databases before it claims a slot (or creates a
+pool's slots, which Dagster does on the first claim). PostgreSQL deployments
+(``deploy/dagster-postgres.yaml``) do not need it.
 """
 
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
+from dagster import DagsterInstance
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.event_log.base import ConcurrencyClaimStatus
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
-from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
-from dagster._core.storage.sqlite_storage import (
-    DagsterSqliteStorage,
-    SqliteStorageConfig,
-    _event_logs_directory,
-    _runs_directory,
-    _schedule_directory,
-)
 from dagster._serdes import ConfigurableClassData
 
 CLAIMS_LOCK = ".pool-claims.lock"
@@ -61,19 +55,21 @@ class PoolLockingSqliteEventLogStorage(SqliteEventLogStorage):
             return super().claim_concurrency_slot(concurrency_key, run_id, step_key, priority)
 
 
-class PoolLockingSqliteStorage(DagsterSqliteStorage):
-    """Dagster's SQLite storage (same layout under ``base_dir``) with the locking event log."""
+class PoolLockingInstance(DagsterInstance):
+    """Dagster's instance, whose SQLite event log storage (the default one, under the instance's
+    own folder) claims pool slots one process at a time. Any other storage is left as it is."""
 
-    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
-        self.base_dir = base_dir
-        self._run_storage = SqliteRunStorage.from_local(_runs_directory(base_dir))
-        self._event_log_storage = PoolLockingSqliteEventLogStorage(_event_logs_directory(base_dir))
-        self._schedule_storage = SqliteScheduleStorage.from_local(_schedule_directory(base_dir))
-        self._inst_data = inst_data
-        super(DagsterSqliteStorage, self).__init__()  # skips the parent storage, built above
+    def __init__(self, **kwargs: Any):  # Dagster's instance factory passes keywords only
+        storage = kwargs.get("event_storage")
+        if type(storage) is SqliteEventLogStorage:
+            kwargs["event_storage"] = PoolLockingSqliteEventLogStorage(storage._base_dir, inst_data=storage.inst_data)
+        super().__init__(**kwargs)
 
     @classmethod
-    def from_config_value(  # type: ignore[override]
-        cls, inst_data: ConfigurableClassData, config_value: SqliteStorageConfig
-    ) -> "PoolLockingSqliteStorage":
-        return cls.from_local(inst_data=inst_data, **config_value)
+    def config_schema(cls) -> dict[str, Any]:
+        return {}
+
+    @staticmethod
+    def config_defaults(base_dir: str) -> Mapping[str, ConfigurableClassData | None]:
+        """Dagster's defaults: SQLite under the instance's folder."""
+        return InstanceRef.config_defaults(base_dir)

@@ -15,7 +15,7 @@ from deepar_assets.definitions import build_definitions
 from deepar_assets.domain.freshness import forecast_freshness, period_length
 from deepar_assets.errors import ConfigurationError
 
-HEAVY = {"tuning_run", "best_model", "backtest_report"}
+HEAVY = {"tuning_run", "best_model", "combination", "backtest_report"}
 
 
 def _specs(defs: dg.Definitions) -> dict[str, dg.AssetSpec]:

@@ -27,6 +27,7 @@ STEPS = [
     "s3_datasets",
     "tuning_run",
     "best_model",
+    "combination",
     "forecasts",
     "backtest_report",
     "scenario_forecasts",
@@ -110,9 +111,9 @@ def test_every_step_ran_in_its_own_process_and_reported_to_the_postgres_instance
         event = instance.get_latest_materialization_event(dg.AssetKey(step))
         assert event is not None, f"{step} has no materialization in the instance"
     gate = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-        [dg.AssetCheckKey(dg.AssetKey("best_model"), "beats_seasonal_naive")]
+        [dg.AssetCheckKey(dg.AssetKey("combination"), "beats_seasonal_naive")]
     )
-    assert gate, "the gate did not run with best_model"
+    assert gate, "the gate did not run with combination"
     fresh = instance.event_log_storage.get_latest_asset_check_execution_by_key([FRESHNESS_CHECK_KEY])
     assert fresh[FRESHNESS_CHECK_KEY].evaluation.passed, "forecast_is_fresh did not pass with forecasts"
 

@@ -3,17 +3,21 @@ the blocking check, and which of them follow upstream by themselves."""
 
 import dagster as dg
 
-from deepar_assets.assets.forecasting import DRIFT_CHECK, GATE_CHECK
+from deepar_assets.assets.forecasting import DEEPAR_CHECK, DRIFT_CHECK, GATE_CHECK
 from deepar_assets.definitions import build_definitions, defs
 
 FORECASTING = ["forecasts", "backtest_report", "scenario_forecasts"]
+PARENTS = {"best_model", "combination", "encoded_series", "s3_datasets"}
 
 
-def test_the_forecasting_assets_hang_off_the_model_and_the_data():
+def test_the_forecasting_assets_hang_off_the_model_its_combination_and_the_data():
     graph = defs.resolve_asset_graph()
+    combination = graph.get(dg.AssetKey("combination"))
+    assert {k.to_user_string() for k in combination.parent_keys} == {"best_model"}
+    assert combination.description and "past windows" in combination.description
     for key in FORECASTING:
         node = graph.get(dg.AssetKey(key))
-        assert {k.to_user_string() for k in node.parent_keys} == {"best_model", "encoded_series", "s3_datasets"}
+        assert {k.to_user_string() for k in node.parent_keys} == PARENTS
         assert node.group_name == "forecasting"
         assert node.description and len(node.description) > 80, f"{key} needs a description for the UI"
 
@@ -24,25 +28,25 @@ def test_the_forecasting_assets_are_the_same_for_any_spec():
     for dataset in ("aus_retail", "store_item_demand"):
         graph = build_definitions(dataset).resolve_asset_graph()
         for key in FORECASTING:
-            assert {k.to_user_string() for k in graph.get(dg.AssetKey(key)).parent_keys} == {
-                "best_model",
-                "encoded_series",
-                "s3_datasets",
-            }
-        assert any(s.name == GATE_CHECK for s in graph.get(dg.AssetKey("best_model")).check_keys)
+            assert {k.to_user_string() for k in graph.get(dg.AssetKey(key)).parent_keys} == PARENTS
+        assert any(s.name == GATE_CHECK for s in graph.get(dg.AssetKey("combination")).check_keys)
 
 
-def test_best_model_has_a_blocking_gate_in_the_pipeline_job():
-    [spec] = [s for s in defs.resolve_asset_graph().get(dg.AssetKey("best_model")).check_keys if s.name == GATE_CHECK]
-    check = defs.resolve_asset_graph().get_check_spec(spec)
+def test_the_published_forecast_has_a_blocking_gate_in_the_pipeline_job_and_deepar_a_warning():
+    graph = defs.resolve_asset_graph()
+    [spec] = [s for s in graph.get(dg.AssetKey("combination")).check_keys if s.name == GATE_CHECK]
+    check = graph.get_check_spec(spec)
     assert check.blocking and "seasonal naive" in check.description
     job = defs.resolve_job_def("deepar_pipeline")
     assert spec in job.asset_layer.asset_graph.asset_check_keys
+    [own] = [graph.get_check_spec(s) for s in graph.get(dg.AssetKey("best_model")).check_keys if s.name == DEEPAR_CHECK]
+    assert not own.blocking and "alone" in own.description
 
 
 def test_forecasts_follow_a_new_model_or_new_data_and_the_others_run_when_asked():
     graph = build_definitions(tuning_policy="manual").resolve_asset_graph()
-    assert graph.get(dg.AssetKey("forecasts")).automation_condition.get_label() == "follows_upstream"
+    for key in ("forecasts", "combination"):
+        assert graph.get(dg.AssetKey(key)).automation_condition.get_label() == "follows_upstream"
     for key in ("backtest_report", "scenario_forecasts"):
         assert graph.get(dg.AssetKey(key)).automation_condition is None
 

@@ -296,7 +296,7 @@ def test_a_kept_scenario_whose_periods_have_passed_is_skipped_and_reported(publi
 def test_deepar_alone_that_loses_to_seasonal_naive_is_not_published(tmp_path, periodic_source):
     """With DeepAR as the only candidate (the pure-DeepAR switch), the gate scores DeepAR."""
     instance = dg.DagsterInstance.ephemeral()
-    config = run_config(forecast_combination={"candidates": ["DeepAR"]})
+    config = run_config(combination={"candidates": ["DeepAR"]})
     result = materialize_graph(tmp_path, periodic_source, instance, config, raise_on_error=False)
     assert not result.success
     [gate] = [e for e in result.get_asset_check_evaluations() if e.check_name == GATE_CHECK]
@@ -304,7 +304,7 @@ def test_deepar_alone_that_loses_to_seasonal_naive_is_not_published(tmp_path, pe
     assert "does not beat seasonal naive" in gate.description and "refuse this model" in gate.description
     assert "DeepAR alone" in gate.description
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert {"best_model", "forecast_combination"} <= materialized
+    assert {"best_model", "combination"} <= materialized
     assert not materialized & {"forecasts", "backtest_report", "scenario_forecasts"}
     assert not (tmp_path / "storage" / "forecasts").exists()
     # make run's summary tells this outcome apart from an error: it says why, and succeeds.
@@ -322,7 +322,7 @@ def test_deepar_alone_that_loses_to_seasonal_naive_is_not_published(tmp_path, pe
     assert not later.success
     [failure] = [e for e in later.all_events if e.event_type_value == "STEP_FAILURE"]
     message = failure.step_failure_data.user_failure_data.description
-    assert message.startswith(f"refusing to publish: the blocking check {GATE_CHECK} on forecast_combination failed")
+    assert message.startswith(f"refusing to publish: the blocking check {GATE_CHECK} on combination failed")
     assert _gate_refusal(instance) is None  # a run that failed for another reason is an error
     assert not (tmp_path / "storage" / "forecasts").exists()
 
@@ -338,7 +338,7 @@ def test_the_combination_publishes_where_deepar_alone_loses_to_seasonal_naive(tm
     own, gate = checks[DEEPAR_CHECK], checks[GATE_CHECK]
     assert not own.passed and own.severity == dg.AssetCheckSeverity.WARN
     assert gate.passed and "combination of DeepAR, seasonal_naive, MSTL, AutoETS" in gate.description
-    combination = metadata(result, "forecast_combination")
+    combination = metadata(result, "combination")
     mean_weights = combination["mean_weights"]
     assert (
         mean_weights["horizon"]["DeepAR"]

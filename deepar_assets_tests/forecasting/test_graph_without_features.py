@@ -69,7 +69,7 @@ def test_a_backtest_over_two_origins_without_dynamic_features(tmp_path):
         graph,
         "2021-03-01",
         T,
-        selection=[*PIPELINE, "backtest_report"],
+        selection=[*PIPELINE, "combination", "backtest_report"],
         resources=resources(tmp_path, folder, dataset=str(spec_file)),
         run_config=config,
         instance=dg.DagsterInstance.ephemeral(),

@@ -1,10 +1,10 @@
-"""best_model → forecast_combination → forecasts, backtest_report, scenario_forecasts, forecast_accuracy: what planners use, as thin
+"""best_model → combination → forecasts, backtest_report, scenario_forecasts, forecast_accuracy: what planners use, as thin
 wiring over the domain (``domain/forecasting``, ``domain/backtest``) and the engines'
 forecasters (``engines/inference.py``); charts and tables in ``assets/charts.py``. Also the
-blocking check on forecast_combination that keeps a forecast that loses to seasonal naive from
+blocking check on combination that keeps a forecast that loses to seasonal naive from
 being published. One module per asset:
 
-- :mod:`.combination`: ``forecast_combination``, DeepAR and statistical candidates combined on
+- :mod:`.combination`: ``combination`` (the asset), DeepAR and statistical candidates combined on
   past windows, and the blocking gate ``beats_seasonal_naive`` on it;
 - :mod:`.gate`: DeepAR's own check on best_model, and the refusal every asset below applies;
 - :mod:`.forecasts`, :mod:`.backtest`, :mod:`.scenarios`: the three assets and their config;
@@ -50,7 +50,7 @@ __all__ = [
     "Combination",
     "CombinationConfig",
     "deepar_beats_seasonal_naive",
-    "forecast_combination",
+    "combination",
     "DRIFT_CHECK",
     "AccuracyConfig",
     "AccuracyReport",

@@ -74,7 +74,7 @@ def backtest_report(
     context: dg.AssetExecutionContext,
     config: BacktestConfig,
     best_model: RegisteredModel,
-    forecast_combination: Combination,
+    combination: Combination,
     encoded_series: EncodedSeries,
     s3_datasets: DatasetRef,
     storage: StorageResource,
@@ -86,7 +86,7 @@ def backtest_report(
     of the 80 % interval, overall and by every categorical attribute and id column, and the
     series where DeepAR loses to the best baseline (optionally with the baseline's forecast
     published for exactly those series). `backtests/<model id>/`…"""
-    require_passing_model(context, forecast_combination)
+    require_passing_model(context, combination)
     unknown = [b for b in config.baselines if b not in bt.STATISTICAL_BASELINES]
     if unknown:
         raise ConfigurationError(
@@ -121,20 +121,20 @@ def backtest_report(
             + ", ".join(f"{m}={v:.4g}" for m, v in window.scores()[bt.GATE_METRIC].items())
         )
         windows.append(window)
-    # The published forecast on the validation window: forecast_combination's, on the same rows.
+    # The published forecast on the validation window: the combination's, on the same rows.
     first = windows[0]
     validation_scores = None
-    if len(first.keys) == len(forecast_combination.validation_rows) and not forecast_combination.deepar_only:
-        first.forecasts[COMBINED] = forecast_combination.validation[COMBINED]
+    if len(first.keys) == len(combination.validation_rows) and not combination.deepar_only:
+        first.forecasts[COMBINED] = combination.validation[COMBINED]
         validation_scores = first.scores()
         if (
             len(windows) > 1
         ):  # earlier origins would need a selection of their own: the combination is scored on the first
             windows[0] = first.rows(np.ones(len(first.keys), dtype=bool))
             del windows[0].forecasts[COMBINED]
-    elif not forecast_combination.deepar_only:
+    elif not combination.deepar_only:
         context.log.warning(
-            f"forecast_combination weighed {len(forecast_combination.validation_rows)} series on the validation window, "
+            f"the combination asset weighed {len(combination.validation_rows)} series on the validation window, "
             f"this backtest {len(first.keys)}: the combination is not scored here"
         )
     window = bt.Window.stack(windows)

@@ -1,4 +1,4 @@
-"""forecast_combination: DeepAR and statistical candidates combined per series, segment or
+"""combination: DeepAR and statistical candidates combined per series, segment or
 globally, the weights chosen only on windows before the validation window; and the blocking
 gate that publishes the combination only if it beats seasonal naive there."""
 
@@ -30,7 +30,7 @@ from deepar_assets.errors import ConfigurationError
 from deepar_assets.resources.storage import StorageResource
 from deepar_assets.resources.training import TrainingResource
 
-COMBINATION_ASSET = "forecast_combination"
+COMBINATION_ASSET = "combination"
 COMBINATIONS_PREFIX = "combinations"
 COMBINED = "combination"
 GATE_CHECK = "beats_seasonal_naive"
@@ -59,7 +59,7 @@ class CombinationConfig(dg.Config):
 
 @dataclass
 class Combination:
-    """What forecast_combination decided, for forecasts and backtest_report."""
+    """What the combination asset decided, for forecasts and backtest_report."""
 
     model_id: str
     candidates: list[str]
@@ -89,7 +89,12 @@ class Combination:
         return out, int((positions < 0).sum())
 
 
-@dg.asset(group_name=FORECAST_GROUP, backfill_policy=dg.BackfillPolicy.single_run(), pool=TRAINING_POOL)
+@dg.asset(
+    name=COMBINATION_ASSET,
+    group_name=FORECAST_GROUP,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=TRAINING_POOL,
+)
 def forecast_combination(
     context: dg.AssetExecutionContext,
     config: CombinationConfig,
@@ -110,11 +115,11 @@ def forecast_combination(
     unknown = [c for c in candidates if c not in cb.CANDIDATES]
     if unknown or not candidates:
         raise ConfigurationError(
-            f"forecast_combination.candidates: {'unknown ' + str(unknown) if unknown else 'none given'}; choose from {list(cb.CANDIDATES)}"
+            f"combination.candidates: {'unknown ' + str(unknown) if unknown else 'none given'}; choose from {list(cb.CANDIDATES)}"
         )
     if config.rolling_windows < 1 or config.shrinkage < 0 or config.cutoff < 1:
         raise ConfigurationError(
-            "forecast_combination: rolling_windows must be at least 1, shrinkage 0 or more and cutoff at least 1 "
+            "combination: rolling_windows must be at least 1, shrinkage 0 or more and cutoff at least 1 "
             f"(got {config.rolling_windows}, {config.shrinkage}, {config.cutoff})"
         )
     store = storage.store()
@@ -206,7 +211,7 @@ def forecast_combination(
         target: {name: round(float(matrix[:, c].mean()), 4) for c, name in enumerate(candidates)}
         for target, matrix in weights.items()
     }
-    combination = Combination(
+    result = Combination(
         best_model.model_id, candidates, keys, weights, levels, rows, validation, scores, outcome, uris
     )
     metadata: dict[str, Any] = {
@@ -232,7 +237,7 @@ def forecast_combination(
             {t: {k: round(v, 5) for k, v in c.held_out_loss.items()} for t, c in selection.choices.items()}
         )
         metadata["windows"] = table(selection.window_scores)
-    return dg.Output(combination, metadata=metadata)
+    return dg.Output(result, metadata=metadata)
 
 
 @dg.asset_check(
@@ -244,8 +249,8 @@ def forecast_combination(
     "period weights; plain MAE when it declares none); otherwise nothing downstream (forecasts, backtest_report, "
     "scenario_forecasts) publishes it.",
 )
-def beats_seasonal_naive(forecast_combination: Combination) -> dg.AssetCheckResult:
-    outcome = forecast_combination.gate
+def beats_seasonal_naive(combination: Combination) -> dg.AssetCheckResult:
+    outcome = combination.gate
     assert outcome is not None
     return dg.AssetCheckResult(
         passed=outcome.passed,

@@ -66,7 +66,7 @@ def forecasts(
     context: dg.AssetExecutionContext,
     config: ForecastConfig,
     best_model: RegisteredModel,
-    forecast_combination: Combination,
+    combination: Combination,
     encoded_series: EncodedSeries,
     s3_datasets: DatasetRef,
     storage: StorageResource,
@@ -75,14 +75,14 @@ def forecasts(
     """For every series, the prediction_length periods after the last observed period T,
     decoded to the spec's ids and categorical attributes, with the mean and the quantiles p10 …
     p90, from the known-ahead features of those periods: `forecasts/<model id>/<T>/forecasts.csv`
-    and .parquet. The forecast is forecast_combination's: DeepAR's and the statistical
+    and .parquet. The forecast is the combination asset's: DeepAR's and the statistical
     candidates' (fitted on the history up to T), averaged quantile by quantile with each
     series' weights for the horizon (`weights.csv` beside it says which each series got), or
     DeepAR's own when it is the only candidate. Series the model cannot embed (a category value
     it never saw) are listed, not forecast. Each materialization is also kept as a vintage
     (`vintages/<T>/<model id>/<when>/`), which forecast_accuracy scores once the actuals
-    arrive. Refuses what failed the beats_seasonal_naive check on forecast_combination."""
-    require_passing_model(context, forecast_combination)
+    arrive. Refuses what failed the beats_seasonal_naive check on combination."""
+    require_passing_model(context, combination)
     ctx = model_context(best_model, s3_datasets, storage, training)
     h, freq = ctx.dataset.prediction_length, encoded_series.spec.frequency
     inputs = fc.forecast_inputs(encoded_series, ctx.encoding, h)
@@ -100,11 +100,10 @@ def forecasts(
         f"forecasting {len(inputs.records)} series, {h} periods after {origin}, with {best_model.model_id}"
     )
     arrays = forecaster(ctx.engine, best_model, ctx.dataset, log=context.log.info).predict(inputs.records)
-    combination = forecast_combination
     weights, unseen = combination.weights_for(inputs.keys)
     if unseen:
         context.log.warning(
-            f"{unseen} series were not in the validation channel forecast_combination weighed: DeepAR alone forecasts them"
+            f"{unseen} series were not in the validation channel the combination asset weighed: DeepAR alone forecasts them"
         )
     used = [name for c, name in enumerate(combination.candidates) if name != bt.DEEPAR and weights[:, c].any()]
     if used:
@@ -130,7 +129,7 @@ def forecasts(
         columns = [combination.candidates.index(name) for name in present]
         arrays = cb.combine(candidates, present, weights[:, columns])
         context.log.info(
-            f"combined {', '.join(present)} with forecast_combination's weights ({combination.levels[cb.HORIZON_TARGET]} level)"
+            f"combined {', '.join(present)} with the combination asset's weights ({combination.levels[cb.HORIZON_TARGET]} level)"
         )
     frame = fc.forecast_frame(inputs.keys, inputs.dates, arrays, fc.time_column(ctx.encoding, encoded_series.spec))
     prefix = f"{FORECASTS_PREFIX}/{best_model.model_id}/{origin_key(inputs.origin, freq)}"

@@ -1,5 +1,5 @@
 """DeepAR's own check on best_model (does the model alone beat seasonal naive?), and the refusal
-every forecasting asset applies: the blocking gate on forecast_combination, which publishes the
+every forecasting asset applies: the blocking gate on combination, which publishes the
 combination only if it beats seasonal naive."""
 
 import dagster as dg
@@ -25,7 +25,7 @@ DEEPAR_CHECK = "deepar_beats_seasonal_naive"
     blocking=False,
     description="Does DeepAR alone beat seasonal naive on the validation window, which no trial has seen, on WMAE (the "
     "MAE weighted by the dataset spec's period weights; plain MAE when it declares none)? A warning, not a gate: what "
-    "is published is forecast_combination's, which its blocking check beats_seasonal_naive gates.",
+    "is published is the combination asset's, which its blocking check beats_seasonal_naive gates.",
 )
 def deepar_beats_seasonal_naive(
     context: dg.AssetCheckExecutionContext,
@@ -69,7 +69,7 @@ def score_validation_window(model: RegisteredModel, store: ObjectStore, engine, 
 
 
 def require_passing_model(context: dg.AssetExecutionContext, combination: Combination | None = None) -> None:
-    """Refuse to publish what failed the gate: the blocking check on forecast_combination, its
+    """Refuse to publish what failed the gate: the blocking check on combination, its
     verdict on the latest materialization when the instance has one, else the verdict the
     combination carries (a run that left the check out)."""
     verdict = _check_verdict(context.instance)
@@ -89,7 +89,7 @@ def require_passing_model(context: dg.AssetExecutionContext, combination: Combin
 
 def _check_verdict(instance: dg.DagsterInstance) -> tuple[bool, str] | None:
     """(passed, description) of the gate check's latest evaluation when it evaluated the latest
-    materialization of forecast_combination; None otherwise."""
+    materialization of combination; None otherwise."""
     asset = dg.AssetKey(COMBINATION_ASSET)
     evaluation = latest_check_evaluation(instance, dg.AssetCheckKey(asset, GATE_CHECK))
     latest = instance.fetch_materializations(asset, limit=1).records

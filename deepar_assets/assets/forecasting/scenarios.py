@@ -148,7 +148,7 @@ def scenario_forecasts(
     if bt.has_validation_scores(best_model.card) and not own.passed:
         context.log.warning(
             f"these what-ifs are DeepAR's, and DeepAR alone does not beat seasonal naive on the validation window "
-            f"(the published forecast is forecast_combination's): {own.description}"
+            f"(the published forecast is the combination asset's): {own.description}"
         )
     ctx = model_context(best_model, s3_datasets, storage, training)
     h, spec = ctx.dataset.prediction_length, encoded_series.spec

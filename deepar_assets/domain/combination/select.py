@@ -10,13 +10,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deepar_assets.constants import FIELD_CAT, FIELD_START, FIELD_TARGET
+from deepar_assets.constants import FIELD_CAT, FIELD_START, FIELD_TARGET, QUANTILES
+from deepar_assets.domain import metrics
 from deepar_assets.domain.backtest.scores import DEEPAR
 from deepar_assets.domain.combination.origins import SEASONAL_CANDIDATES, SelectionPlan, plan
 from deepar_assets.domain.combination.weights import Choice, SelectionWindow, choose, loss_parts
 from deepar_assets.domain.combination.windows import Records, candidate_window
 from deepar_assets.domain.encoding import Encoding
 from deepar_assets.domain.spec import periods as P
+from deepar_assets.errors import TrainingError
 
 VALIDATION_TARGET = "validation"  # the window the gate scores: the last h periods up to T
 HORIZON_TARGET = "horizon"  # the published forecast: the h periods after T
@@ -90,17 +92,16 @@ def select(
             fallbacks[str(drop)] = fell
         present = window.present
         for name in candidates:
-            num, den = loss_parts(
-                window.actual[present],
-                {k: v[present] for k, v in window.forecasts[name].items()},
-                window.weights[present],
-            )
+            forecast = {k: v[present] for k, v in window.forecasts[name].items()}
+            actual, weights = window.actual[present], window.weights[present]
+            num, den = loss_parts(actual, forecast, weights)
             rows.append(
                 {
                     "window_drop": drop,
                     "candidate": name,
-                    "loss": float(num.sum() / den.sum()) if den.sum() > 0 else np.nan,
                     "series": int(present.sum()),
+                    "loss": float(num.sum() / den.sum()) if den.sum() > 0 else np.nan,
+                    **_metrics(actual, forecast, weights),
                 }
             )
     segments = segmentations(records, encoding)
@@ -125,3 +126,20 @@ def _only_deepar(candidates: Sequence[str], n: int) -> Choice:
     weights = np.zeros((n, len(candidates)))
     weights[:, list(candidates).index(DEEPAR) if DEEPAR in candidates else 0] = 1.0
     return Choice("none", weights, {})
+
+
+def _metrics(actual: np.ndarray, forecast: dict[str, np.ndarray], weights: np.ndarray) -> dict[str, float]:
+    """WMAE and mean wQuantileLoss of one candidate on one window (NaN where undefined)."""
+    out = {}
+    for name, compute in (
+        ("WMAE", lambda: metrics.wmae(actual, forecast["mean"], weights)),
+        (
+            "mean_wQuantileLoss",
+            lambda: metrics.mean_weighted_quantile_loss(actual, {q: forecast[f"p{round(q * 100)}"] for q in QUANTILES}),
+        ),
+    ):
+        try:
+            out[name] = float(compute())
+        except TrainingError:
+            out[name] = float("nan")
+    return out

@@ -1,0 +1,86 @@
+"""The published forecast's accuracy, per candidate and for the combination: the tables issue #14
+asks for, read from a run's store (``benchmarks/quick_graph.py --keep`` prints where it is).
+
+    .venv/bin/python benchmarks/combination.py --storage /tmp/deepar-bench-…/storage
+
+Prints, on the validation window, every candidate, DeepAR alone and the combination, over all
+series and over the complete ones (an observed value in every period of the window, Walmart's
+2,660 of 3,092): WMAE, its ratio to seasonal naive's, mean wQuantileLoss and the coverage of the
+10–90 % band; then every candidate's scores on every past window that chose the weights, the
+windows' plans and the level chosen with its held-out loss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--storage", required=True, help="the run's DEEPAR_STORAGE folder")
+    args = parser.parse_args()
+    storage = Path(args.storage)
+
+    from deepar_assets.constants import VALIDATION
+    from deepar_assets.domain import backtest as bt
+    from deepar_assets.domain.combination import HORIZON_TARGET, VALIDATION_TARGET
+    from deepar_assets.engines.inference import model_dataset, model_encoding, read_channel
+    from deepar_assets.storage.local import FolderStore
+
+    combination = pickle.loads((storage / "handover" / "combination.pickle").read_bytes())
+    model_id = combination.model_id
+    windows_csv = storage / "combinations" / model_id / "windows.csv"
+    validation = combination.validation
+    rows = combination.validation_rows
+    naive = validation[bt.SEASONAL_NAIVE]
+    store = FolderStore(storage)  # the actuals: the validation channel of the model's dataset version
+    card = json.loads((storage / "models" / model_id / "model.json").read_text())
+    dataset = model_dataset(store, card)
+    encoding = model_encoding(store, dataset)
+    records = read_channel(store, dataset, VALIDATION)
+    h = dataset.prediction_length
+    window = bt.build_window([records[i] for i in rows], h, encoding, validation[bt.DEEPAR])
+    actual, weights = window.actual, window.weights
+    complete = ~np.isnan(actual).any(axis=1)
+    print(f"model {model_id}: validation window, {len(rows)} series ({int(complete.sum())} complete)")
+    print(f"levels: {combination.levels}; candidates: {combination.candidates}")
+    lines = []
+    for subset, mask in (("all", np.ones(len(rows), dtype=bool)), ("complete", complete)):
+        base = bt.score(actual[mask], {k: v[mask] for k, v in naive.items()}, weights[mask], [], window.season)
+        for name, forecast in validation.items():
+            scores = bt.score(actual[mask], {k: v[mask] for k, v in forecast.items()}, weights[mask], [], window.season)
+            lines.append(
+                {
+                    "series": subset,
+                    "model": name,
+                    "WMAE": round(scores["WMAE"], 1),
+                    "vs_naive": round(scores["WMAE"] / base["WMAE"], 3),
+                    "mean_wQuantileLoss": round(scores["mean_wQuantileLoss"], 4),
+                    "coverage_p10_p90": round(scores["coverage_80"], 3),
+                }
+            )
+    with pd.option_context("display.width", 200, "display.max_rows", 200):
+        print(pd.DataFrame(lines).to_string(index=False))
+        for target in (VALIDATION_TARGET, HORIZON_TARGET):
+            matrix = combination.weights[target]
+            means = {name: round(float(matrix[:, c].mean()), 3) for c, name in enumerate(combination.candidates)}
+            print(f"{target}: level {combination.levels[target]}, mean weights {means}")
+        if windows_csv.exists():
+            frame = pd.read_csv(windows_csv)
+            print("every candidate on every past window (window_drop: periods before T the window ends):")
+            print(frame.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
