@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from deepar_assets.constants import QUANTILES
 from deepar_assets.domain import backtest as bt
 from deepar_assets.domain import metrics
 from deepar_assets.domain.baselines import seasonal_naive
@@ -33,13 +34,20 @@ def test_fill_history_interpolates_inside_carries_the_end_and_drops_the_start():
     np.testing.assert_array_equal(bt.fill_history(history), [1.0, 2.0, 3.0, 4.0, 4.0])
 
 
-def test_seasonal_naive_baseline_is_the_point_at_every_quantile():
-    histories = [_seasonal(70, 1000, 1), _seasonal(30, 50, 2)]
+def test_seasonal_naive_has_a_band_from_its_own_seasonal_errors():
+    """Its mean is the point; its quantiles add the empirical quantiles of the series' own
+    seasonal differences y[t] - y[t - season]; a series with too few of them keeps the point."""
+    histories = [_seasonal(70, 1000, 1), _seasonal(SEASON + 2, 50, 2)]
     result = bt.baseline_forecasts(histories, H, bt.SEASONAL_NAIVE, SEASON)
-    np.testing.assert_array_equal(result.forecast["mean"][0], seasonal_naive(histories[0], H, SEASON))
-    for key in bt.quantile_keys():
-        np.testing.assert_array_equal(result.forecast[key], result.forecast["mean"])
-    assert not bt.has_interval(result.forecast)
+    point = seasonal_naive(histories[0], H, SEASON)
+    np.testing.assert_array_equal(result.forecast["mean"][0], point)
+    differences = histories[0][SEASON:] - histories[0][:-SEASON]
+    for key, tau in zip(bt.quantile_keys(), QUANTILES, strict=True):
+        np.testing.assert_allclose(result.forecast[key][0], point + np.quantile(differences, tau))
+        np.testing.assert_array_equal(result.forecast[key][1], result.forecast["mean"][1])  # 2 differences only
+    assert bt.has_interval(result.forecast)
+    stacked = np.stack([result.forecast[k][0] for k in bt.quantile_keys()])
+    assert (np.diff(stacked, axis=0) >= 0).all()
 
 
 @pytest.mark.parametrize("name", bt.STATISTICAL_BASELINES)

@@ -81,8 +81,9 @@ def baseline_forecasts(
     all_may_fall_back: bool = False,
 ) -> BaselineForecast:
     """One baseline for every series, with a season of ``season`` periods (the spec's season
-    length). Seasonal naive gives a point forecast (every quantile is the point); statistical
-    models give mean and quantiles from their prediction intervals. A series a statistical
+    length). Seasonal naive gives its point forecast as the mean, and quantiles from the series'
+    own seasonal differences (:func:`naive_band`); statistical models give mean and quantiles
+    from their prediction intervals. A series a statistical
     model cannot fit (too short, degenerate) gets seasonal naive instead, listed in
     ``fallbacks`` with the reason in ``errors``. A model that fits none of the series is an
     error, unless ``all_may_fall_back`` (the caller reports each fallback). ``workers`` > 1
@@ -111,7 +112,7 @@ def _fit(histories: Sequence[np.ndarray], h: int, name: str, season: int) -> Bas
     n = len(histories)
     naive = np.stack([seasonal_naive(history, h, season) for history in histories]) if n else np.zeros((0, h))
     if name == SEASONAL_NAIVE:
-        return BaselineForecast(name, {"mean": naive, **{k: naive for k in quantile_keys()}})
+        return BaselineForecast(name, {"mean": naive, **naive_band(histories, naive, season)})
     model = _statsforecast_model(name, season)
     out = {k: np.array(naive, copy=True) for k in ("mean", *quantile_keys())}
     result = BaselineForecast(name, out)
@@ -132,6 +133,30 @@ def _fit(histories: Sequence[np.ndarray], h: int, name: str, season: int) -> Bas
         for key, value in values.items():
             out[key][i] = value
     return result
+
+
+MIN_SEASONAL_DIFFERENCES = 4
+
+
+def naive_band(histories: Sequence[np.ndarray], naive: np.ndarray, season: int) -> dict[str, np.ndarray]:
+    """Seasonal naive's quantiles: its point forecast plus the empirical quantiles of the
+    series' own seasonal differences y[t] - y[t - season] (the errors seasonal naive made on the
+    history), so that its p10 … p90 say how far last season's value is usually off. A series
+    with fewer than MIN_SEASONAL_DIFFERENCES of them keeps the point as every quantile."""
+    taus = np.asarray(QUANTILES)
+    out = {k: np.array(naive, copy=True) for k in quantile_keys()}
+    for i, history in enumerate(histories):
+        values = np.asarray(history, dtype=np.float64)
+        if len(values) <= season:
+            continue
+        differences = values[season:] - values[:-season]
+        differences = differences[np.isfinite(differences)]
+        if len(differences) < MIN_SEASONAL_DIFFERENCES:
+            continue
+        offsets = np.quantile(differences, taus)
+        for key, offset in zip(quantile_keys(), offsets, strict=True):
+            out[key][i] = naive[i] + offset
+    return out
 
 
 def _in_processes(histories: Sequence[np.ndarray], h: int, name: str, season: int, workers: int) -> BaselineForecast:
