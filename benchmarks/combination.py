@@ -56,9 +56,11 @@ def main() -> int:
     print(f"levels: {combination.levels}; candidates: {combination.candidates}")
     lines = []
     for subset, mask in (("all", np.ones(len(rows), dtype=bool)), ("complete", complete)):
-        base = bt.score(actual[mask], {k: v[mask] for k, v in naive.items()}, weights[mask], [], window.season)
+        histories = [window.histories[i] for i in np.flatnonzero(mask)]
+        base = bt.score(actual[mask], {k: v[mask] for k, v in naive.items()}, weights[mask], histories, window.season)
         for name, forecast in validation.items():
-            scores = bt.score(actual[mask], {k: v[mask] for k, v in forecast.items()}, weights[mask], [], window.season)
+            part = {k: v[mask] for k, v in forecast.items()}
+            scores = bt.score(actual[mask], part, weights[mask], histories, window.season)
             lines.append(
                 {
                     "series": subset,

@@ -194,3 +194,20 @@ def test_candidate_windows_leave_out_series_without_history_before_the_window():
     assert np.isnan(window.forecasts[SEASONAL_NAIVE]["mean"][-1]).all()
     with pytest.raises(Exception, match="unknown"):
         cb.candidate_window(records, H, H, ENCODING, ["Prophet"], None)
+
+
+def test_the_band_is_calibrated_on_the_selection_windows():
+    """A candidate whose band is far too narrow (a tenth of its errors' spread) gets it widened
+    on past windows; widening moves every quantile away from the median and keeps the order."""
+    rng = np.random.default_rng(5)
+    windows = []
+    for w in range(3):
+        actual = 100 + 10 * rng.standard_normal((50, 4))
+        point = np.full((50, 4), 100.0)
+        narrow = {k: point + 1.28 * (q - 0.5) / 0.4 * 1.0 for k, q in zip(KEYS, (0.5, *QUANTILES), strict=True)}
+        windows.append(SelectionWindow(13 * (w + 1), actual, np.ones_like(actual), {"A": narrow}, np.ones(50, bool)))
+    choice = choose(windows, ["A"], {})
+    assert choice.band_scale > 3
+    wide = cb.widen(windows[0].forecasts["A"], 2.0)
+    np.testing.assert_allclose(wide["p90"] - wide["p50"], 2 * (windows[0].forecasts["A"]["p90"] - 100.0))
+    np.testing.assert_array_equal(wide["mean"], windows[0].forecasts["A"]["mean"])

@@ -66,6 +66,7 @@ class Combination:
     keys: pd.DataFrame  # the validation channel's series: id columns, one row per row of the weights
     weights: dict[str, np.ndarray]  # target (validation, horizon) → (series, candidates)
     levels: dict[str, str]
+    band_scales: dict[str, float]  # target → the combined band's calibrated width (1: as averaged)
     validation_rows: np.ndarray  # rows of keys forecast on the validation window
     validation: dict[str, dict[str, np.ndarray]] = field(repr=False)  # model → mean/quantiles on those rows
     scores: pd.DataFrame = field(repr=False)  # validation scores per model, the combination included
@@ -150,6 +151,7 @@ def forecast_combination(
         selection = None
         weights = {t: np.ones((len(records), 1)) for t in (cb.VALIDATION_TARGET, cb.HORIZON_TARGET)}
         levels = dict.fromkeys(weights, "single")
+        scales = dict.fromkeys(weights, 1.0)
     else:
         selection = cb.select(
             records,
@@ -165,6 +167,7 @@ def forecast_combination(
         )
         weights = {t: c.weights for t, c in selection.choices.items()}
         levels = {t: c.level for t, c in selection.choices.items()}
+        scales = {t: c.band_scale for t, c in selection.choices.items()}
         for target, target_plan in selection.plans.items():
             context.log.info(f"{target}: {target_plan.reason}; level {levels[target]}")
         for drop, fell in selection.fallbacks.items():
@@ -180,7 +183,9 @@ def forecast_combination(
         context.log.warning(f"validation window: {name} could not fit every series; seasonal naive stood in: {reasons}")
     rows = np.flatnonzero(window.present)
     validation = {name: {k: v[rows] for k, v in window.forecasts[name].items()} for name in scored}
-    validation[COMBINED] = cb.combine(window.forecasts, candidates, weights[cb.VALIDATION_TARGET], rows)
+    validation[COMBINED] = cb.widen(
+        cb.combine(window.forecasts, candidates, weights[cb.VALIDATION_TARGET], rows), scales[cb.VALIDATION_TARGET]
+    )
     histories = [np.asarray(records[i]["target"], dtype=np.float64)[:-h] for i in rows]
     actual, point_weights, season = window.actual[rows], window.weights[rows], int(encoding.season_length)
     scores = pd.DataFrame(
@@ -212,12 +217,13 @@ def forecast_combination(
         for target, matrix in weights.items()
     }
     result = Combination(
-        best_model.model_id, candidates, keys, weights, levels, rows, validation, scores, outcome, uris
+        best_model.model_id, candidates, keys, weights, levels, scales, rows, validation, scores, outcome, uris
     )
     metadata: dict[str, Any] = {
         "model_id": best_model.model_id,
         "candidates": dg.MetadataValue.json(candidates),
         "levels": dg.MetadataValue.json(levels),
+        "band_scales": dg.MetadataValue.json(scales),
         "mean_weights": dg.MetadataValue.json(mean_weights),
         **{f"{name} {bt.GATE_METRIC}": float(scores.loc[name, bt.GATE_METRIC]) for name in scores.index},
         "combination mean_wQuantileLoss": float(scores.loc[COMBINED, "mean_wQuantileLoss"]),

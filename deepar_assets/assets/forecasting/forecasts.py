@@ -127,7 +127,9 @@ def forecasts(
             candidates[name] = fitted.forecast
         present = [name for name in combination.candidates if name in candidates]
         columns = [combination.candidates.index(name) for name in present]
-        arrays = cb.combine(candidates, present, weights[:, columns])
+        arrays = cb.widen(
+            cb.combine(candidates, present, weights[:, columns]), combination.band_scales[cb.HORIZON_TARGET]
+        )
         context.log.info(
             f"combined {', '.join(present)} with the combination asset's weights ({combination.levels[cb.HORIZON_TARGET]} level)"
         )
@@ -145,6 +147,7 @@ def forecasts(
     recipe = {
         "candidates": combination.candidates,
         "level": combination.levels[cb.HORIZON_TARGET],
+        "band_scale": combination.band_scales[cb.HORIZON_TARGET],
         "mean_weights": {name: round(float(weights[:, c].mean()), 4) for c, name in enumerate(combination.candidates)},
         "weights": uris["weights"],
     }
@@ -162,6 +165,7 @@ def forecasts(
         "combination": {
             "candidates": combination.candidates,
             "level": combination.levels[cb.HORIZON_TARGET],
+            "band_scale": combination.band_scales[cb.HORIZON_TARGET],
             "mean_weights": {
                 name: round(float(weights[:, c].mean()), 4) for c, name in enumerate(combination.candidates)
             },

@@ -21,6 +21,7 @@ from deepar_assets.domain.combination.weights import (
     combine,
     level_weights,
     loss_parts,
+    widen,
     window_scores,
 )
 from deepar_assets.domain.combination.windows import CANDIDATES, candidate_window, rows_at
@@ -44,5 +45,6 @@ __all__ = [
     "level_weights",
     "loss_parts",
     "plan",
+    "widen",
     "window_scores",
 ]

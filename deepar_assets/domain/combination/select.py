@@ -125,7 +125,7 @@ def _only_deepar(candidates: Sequence[str], n: int) -> Choice:
     """No window to choose on: DeepAR alone (or the first candidate)."""
     weights = np.zeros((n, len(candidates)))
     weights[:, list(candidates).index(DEEPAR) if DEEPAR in candidates else 0] = 1.0
-    return Choice("none", weights, {})
+    return Choice("none", weights, {}, 1.0)
 
 
 def _metrics(actual: np.ndarray, forecast: dict[str, np.ndarray], weights: np.ndarray) -> dict[str, float]:

@@ -136,6 +136,7 @@ class Choice:
     level: str
     weights: np.ndarray  # (series, candidates), rows sum to 1
     held_out_loss: dict[str, float]  # level → mean loss of the combined forecast on the windows left out
+    band_scale: float = 1.0  # the combined band's width, as a multiple of the averaged one (see band_scale)
 
 
 def choose(
@@ -167,7 +168,37 @@ def choose(
     else:
         level = "global"
     weights = level_weights(scores, segments, None, allowed, shrinkage, cutoff)[level]
-    return Choice(level, weights, held)
+    return Choice(level, weights, held, band_scale(windows, candidates, weights))
+
+
+BAND_SCALES = tuple(np.round(np.arange(0.5, 4.01, 0.1), 2))
+
+
+def band_scale(windows: Sequence[SelectionWindow], candidates: Sequence[str], weights: np.ndarray) -> float:
+    """How much wider (or narrower) the combined band should be: the factor on every quantile's
+    distance from the median that gives the lowest quantile loss on the selection windows (the
+    pinball loss rewards calibrated quantiles, so this calibrates the band on past windows).
+    Averaging quantiles keeps the candidates' bands, and statistical models' intervals are often
+    too narrow; a point forecast has none."""
+    if not windows:
+        return 1.0
+    losses = []
+    for scale in BAND_SCALES:
+        num = den = 0.0
+        for window in windows:
+            combined = widen(combine(window.forecasts, candidates, weights, window.present), float(scale))
+            n, d = loss_parts(window.actual[window.present], combined, window.weights[window.present])
+            num, den = num + float(n.sum()), den + float(d.sum())
+        losses.append(num / den if den > 0 else np.inf)
+    return float(BAND_SCALES[int(np.argmin(losses))])
+
+
+def widen(forecast: Mapping[str, np.ndarray], scale: float) -> dict[str, np.ndarray]:
+    """Every quantile moved ``scale`` times its distance from the median (p50 and the mean stay)."""
+    if scale == 1.0:
+        return dict(forecast)
+    median = forecast["p50"]
+    return {k: (v if k in ("mean", "p50") else median + scale * (v - median)) for k, v in forecast.items()}
 
 
 @dataclass(frozen=True)
