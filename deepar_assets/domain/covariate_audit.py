@@ -131,3 +131,62 @@ def training_end(n_history: int, prediction_length: int) -> int:
     short to have one (the channels then refuse it)."""
     end = n_history - 2 * prediction_length
     return end if end >= 1 else n_history
+
+
+def feature_rules(encoding: Any) -> list[str]:
+    """Each ``dynamic_feat`` row's rule, from the spec the encoding records: a covariate's or
+    derived feature's ``outside_training``, an indicator its covariate's, and ``keep`` for
+    calendar features and real attributes (always within what training saw)."""
+    from deepar_assets.domain.forecasting.keys import dataset_spec
+
+    spec = dataset_spec(encoding)
+    if spec is None:
+        return ["keep"] * len(encoding.dynamic_feat)
+    derived = {d.name: d.outside_training for d in spec.derived}
+    covariates = set(spec.covariate_columns())
+    rules: list[str] = []
+    for feature in encoding.dynamic_feat:
+        name = feature.name
+        base = (
+            name[: -len("_missing")] if name.endswith("_missing") and name[: -len("_missing")] in covariates else name
+        )
+        if base in covariates:
+            rules.append(spec.covariate(base).outside_training)
+        elif name in derived:
+            rules.append(derived[name])
+        else:
+            rules.append("keep")
+    return rules
+
+
+def clip_window(records: list[dict[str, Any]], h: int, rules: list[str]) -> tuple[list[dict[str, Any]], list[int]]:
+    """Records whose last ``h`` periods of ``dynamic_feat`` are clipped to the range each feature
+    had before them, across all the records: what a model trained on the history before a past
+    window saw. The encoding's own audit is against the training channel (T − 2h); a model
+    retrained at an earlier origin has seen less (Walmart's markdowns, all zero before
+    2011-11-11). Features whose rule is ``keep`` are left alone; ``drop`` and ``refuse`` are
+    clipped too, since a retrained model must keep the features it was built with. Returns the
+    records and the rows clipped somewhere."""
+    if not records or "dynamic_feat" not in records[0] or not h:
+        return list(records), []
+    n_feat = len(records[0]["dynamic_feat"])
+    low, high = np.full(n_feat, np.inf), np.full(n_feat, -np.inf)
+    for record in records:
+        before = np.asarray(record["dynamic_feat"], dtype=np.float64)[:, :-h]
+        if before.size:
+            low, high = np.minimum(low, before.min(axis=1)), np.maximum(high, before.max(axis=1))
+    active = np.asarray([rule != "keep" for rule in rules] + [False] * (n_feat - len(rules)))[:n_feat]
+    active &= np.isfinite(low) & np.isfinite(high)
+    out, clipped = [], np.zeros(n_feat, dtype=bool)
+    for record in records:
+        features = np.asarray(record["dynamic_feat"], dtype=np.float64)
+        window = features[:, -h:]
+        bounded = np.clip(window, low[:, None], high[:, None])
+        changed = active & (bounded != window).any(axis=1)
+        if changed.any():
+            features = features.copy()
+            features[changed, -h:] = bounded[changed]
+            clipped |= changed
+            record = {**record, "dynamic_feat": features}
+        out.append(record)
+    return out, [int(i) for i in np.flatnonzero(clipped)]

@@ -120,3 +120,29 @@ def test_audit_leaves_covered_values_alone_and_refuses_an_unknown_rule():
     assert finding is None and values is matrix
     with pytest.raises(EncodingError, match="outside_training must be one of"):
         audit("x", matrix, 3, 6, periods, "D", "ignore")
+
+
+def test_a_window_after_an_earlier_origin_is_clipped_to_what_the_history_before_it_showed():
+    """A model retrained before a past window saw less than the training channel: the markdowns
+    that start inside that window reach it clipped to their earlier range (zero)."""
+    from deepar_assets.domain.covariate_audit import clip_window, feature_rules
+
+    longer = SyntheticSpec(n_stores=3, n_depts=4, n_weeks=100, n_future_weeks=13, seed=0, start="2011-01-07")
+    spec = with_covariate(SPEC, "Temperature", outside_training="keep")
+    encoded = encode(frames_to_raw(generate_frames(longer), spec))  # its training channel holds markdowns
+    assert "MarkDown1" not in findings(encoded)
+    rules = feature_rules(encoded.encoding)
+    names = encoded.feature_names
+    assert rules[names.index("MarkDown1")] == "clip" and rules[names.index("Temperature")] == "keep"
+    assert rules[names.index("AnyMarkDown")] == "clip"
+    start = encoded.periods.get_loc(pd.Timestamp(MARKDOWN_START))
+    records = list(encoded.records(np.arange(encoded.n_series), start + 4))  # the window: 4 periods from the start
+    clipped, rows = clip_window(records, 4, rules)
+    assert names.index("MarkDown1") in rows and names.index("Temperature") not in rows
+    for before, after in zip(records, clipped, strict=True):
+        features = np.asarray(after["dynamic_feat"])
+        original = np.asarray(before["dynamic_feat"])
+        markdown = names.index("MarkDown1")
+        assert (features[markdown, -4:] == original[markdown, 0]).all()  # constant before: constant in the window
+        np.testing.assert_array_equal(features[:, :-4], original[:, :-4])  # the history is untouched
+        np.testing.assert_array_equal(after["target"], before["target"])

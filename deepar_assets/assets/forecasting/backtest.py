@@ -28,6 +28,7 @@ from deepar_assets.domain import accuracy as acc
 from deepar_assets.domain import backtest as bt
 from deepar_assets.domain import forecasting as fc
 from deepar_assets.domain.cores import available_cores
+from deepar_assets.domain.covariate_audit import clip_window, feature_rules
 from deepar_assets.domain.encoding import EncodedSeries
 from deepar_assets.engines.base import DatasetRef, RegisteredModel
 from deepar_assets.engines.inference import EVALUATED_PREDICTOR, forecaster, read_channel, refit_forecaster
@@ -112,6 +113,12 @@ def backtest_report(
         if k == 0:
             model = forecaster(ctx.engine, best_model, ctx.dataset, which=EVALUATED_PREDICTOR, log=context.log.info)
         else:
+            records, clipped = clip_window(records, h, feature_rules(ctx.encoding))
+            if clipped:
+                context.log.warning(
+                    f"origin {k + 1}: {[ctx.encoding.dynamic_feat[i].name for i in clipped]} leave the range the model "
+                    "retrained before it saw; clipped to it there (the spec's outside_training)"
+                )
             model = refit_forecaster(
                 ctx.engine, best_model, ctx.dataset, [bt.cut_record(r, h) for r in records], log=context.log.info
             )

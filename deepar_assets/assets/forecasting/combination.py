@@ -16,6 +16,7 @@ from deepar_assets.constants import TRAINING_POOL, VALIDATION
 from deepar_assets.domain import backtest as bt
 from deepar_assets.domain import combination as cb
 from deepar_assets.domain.cores import available_cores
+from deepar_assets.domain.covariate_audit import clip_window, feature_rules
 from deepar_assets.domain.forecasting.keys import id_columns
 from deepar_assets.engines.base import RegisteredModel
 from deepar_assets.engines.inference import (
@@ -136,8 +137,17 @@ def forecast_combination(
         )
         candidates = [bt.DEEPAR]
 
+    rules = feature_rules(encoding)
+
     def deepar_for(drop: int):
         def forecast(cut: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+            cut, clipped = clip_window(cut, h, rules)
+            if clipped:
+                names = [encoding.dynamic_feat[i].name for i in clipped]
+                context.log.warning(
+                    f"window ending {drop} periods before T: {names} leave the range the model retrained before it saw; "
+                    "clipped to it there (the spec's outside_training)"
+                )
             model = refit_forecaster(
                 ctx.engine, best_model, ctx.dataset, [bt.cut_record(r, h) for r in cut], log=context.log.info
             )
