@@ -167,8 +167,12 @@ def test_backtest_report_compares_against_baselines(published):
     for row in overall.values():
         for metric in ("WMAE", "mean_wQuantileLoss", "RMSE", "MASE"):
             assert row[metric] > 0, (row, metric)
-    assert overall["seasonal_naive"]["coverage_80"] is None  # a point forecast has no interval
-    assert 0 <= overall["DeepAR"]["coverage_80"] <= 1 and 0 <= overall["AutoETS"]["coverage_80"] <= 1
+    for model in ("seasonal_naive", "DeepAR", "AutoETS"):  # seasonal naive's band: its own seasonal errors
+        assert 0 <= overall[model]["coverage_80"] <= 1
+    # Two origins: the combination is scored on the validation window, where it was chosen for.
+    with_combination = {r.data["model"]: r.data for r in meta["validation_window_with_combination"].records}
+    assert set(with_combination) == {*overall, "combination"}
+    assert meta["combination WMAE"] == pytest.approx(with_combination["combination"]["WMAE"], rel=1e-6)
     assert overall["DeepAR"]["WMAE"] < overall["seasonal_naive"]["WMAE"]
     assert meta["origins"] == ["2011-06-17", "2011-07-15"]  # T - h - h and T - h
     types = {r.data["Type"] for r in meta["by_Type"].records}
