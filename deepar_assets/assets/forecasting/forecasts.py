@@ -106,7 +106,7 @@ def forecasts(
             f"{unseen} series were not in the validation channel the combination asset weighed: DeepAR alone forecasts them"
         )
     used = [name for c, name in enumerate(combination.candidates) if name != bt.DEEPAR and weights[:, c].any()]
-    if used:
+    if not combination.deepar_only:  # the combination, even where every weight is on DeepAR (its band scale)
         histories = [
             encoded_series.target[i, int(encoded_series.first[i]) : encoded_series.n_history] for i in inputs.series
         ]
