@@ -180,6 +180,12 @@ def forecast_combination(
         scales = {t: c.band_scale for t, c in selection.choices.items()}
         for target, target_plan in selection.plans.items():
             context.log.info(f"{target}: {target_plan.reason}; level {levels[target]}")
+        for target, choice in selection.choices.items():
+            if choice.level == "none":
+                context.log.warning(
+                    f"{target}: the history leaves no past window of {h} periods with a season of history before it "
+                    f"to weigh the candidates on: DeepAR alone"
+                )
         for drop, fell in selection.fallbacks.items():
             context.log.warning(f"window ending {drop} periods before T: seasonal naive stood in for {fell}")
 
