@@ -179,17 +179,21 @@ def cut_record(record: dict[str, Any], points: int) -> dict[str, Any]:
     return out
 
 
-def origin_records(records: Sequence[dict[str, Any]], drop: int, h: int) -> list[dict[str, Any]]:
-    """The records cut ``drop`` periods before their end, keeping those with an observed
-    value before their last ``h`` points (a series that starts later has nothing to forecast
-    from at that origin)."""
-    out = []
-    for record in records:
+def rows_at(records: Sequence[dict[str, Any]], drop: int, h: int) -> np.ndarray:
+    """Indices of the records with an observed value before the window that ends ``drop``
+    periods before their end (a series that starts later has nothing to forecast from there)."""
+    keep = []
+    for i, record in enumerate(records):
         target = np.asarray(record[FIELD_TARGET], dtype=np.float64)
         before = len(target) - drop - h
         if before > 0 and np.count_nonzero(~np.isnan(target[:before])) > 0:
-            out.append(cut_record(record, drop))
-    return out
+            keep.append(i)
+    return np.asarray(keep, dtype=np.int64)
+
+
+def origin_records(records: Sequence[dict[str, Any]], drop: int, h: int) -> list[dict[str, Any]]:
+    """The records cut ``drop`` periods before their end, keeping those :func:`rows_at` keeps."""
+    return [cut_record(records[i], drop) for i in rows_at(records, drop, h)]
 
 
 def build_window(

@@ -10,26 +10,19 @@ import numpy as np
 from deepar_assets.constants import FIELD_TARGET
 from deepar_assets.domain.backtest.baselines import BASELINES, baseline_forecasts, quantile_keys
 from deepar_assets.domain.backtest.scores import DEEPAR
-from deepar_assets.domain.backtest.window import cut_record, window_histories, window_periods, window_weights
+from deepar_assets.domain.backtest.window import (
+    cut_record,
+    rows_at,
+    window_histories,
+    window_periods,
+    window_weights,
+)
 from deepar_assets.domain.combination.weights import SelectionWindow
 from deepar_assets.domain.encoding import Encoding
 from deepar_assets.errors import ConfigurationError
 
 CANDIDATES = (DEEPAR, *BASELINES)
 Records = list[dict[str, Any]]
-
-
-def rows_at(records: Sequence[dict[str, Any]], drop: int, h: int) -> np.ndarray:
-    """Indices of the records with an observed value before the window that ends ``drop``
-    periods before their end (the rows :func:`~deepar_assets.domain.backtest.origin_records`
-    keeps)."""
-    keep = []
-    for i, record in enumerate(records):
-        target = np.asarray(record[FIELD_TARGET], dtype=np.float64)
-        before = len(target) - drop - h
-        if before > 0 and np.count_nonzero(~np.isnan(target[:before])) > 0:
-            keep.append(i)
-    return np.asarray(keep, dtype=np.int64)
 
 
 def candidate_window(
