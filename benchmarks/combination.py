@@ -7,7 +7,10 @@ Prints, on the validation window, every candidate, DeepAR alone and the combinat
 series and over the complete ones (an observed value in every period of the window, Walmart's
 2,660 of 3,092): WMAE, its ratio to seasonal naive's, mean wQuantileLoss and the coverage of the
 10–90 % band; then every candidate's scores on every past window that chose the weights, the
-windows' plans and the level chosen with its held-out loss.
+windows' plans and the level chosen with its held-out loss. With a rolling backtest
+(``configs/yearly_backtest.yaml``: backtest_report.rolling_origins 4), then every model at every
+origin (all series), the combination chosen at each origin, and the yearly figures: origins where
+the combination is worse than seasonal naive, its mean WMAE ratio and mean coverage.
 """
 
 from __future__ import annotations
@@ -81,7 +84,30 @@ def main() -> int:
             frame = pd.read_csv(windows_csv)
             print("every candidate on every past window (window_drop: periods before T the window ends):")
             print(frame.to_string(index=False))
+        by_origin = storage / "backtests" / model_id / "by_origin.csv"
+        if by_origin.exists():
+            _rolling(pd.read_csv(by_origin), storage / "backtests" / model_id / "selections.csv")
     return 0
+
+
+def _rolling(frame: pd.DataFrame, selections_csv: Path) -> None:
+    """The rolling backtest's table: every model at every origin, then the yearly figures."""
+    ratio = "WMAE_vs_seasonal_naive"
+    shown = frame[["origin", "model", "series", "WMAE", ratio, "mean_wQuantileLoss", "coverage_80"]].round(4)
+    print(f"backtest_report: every model at each of {frame['origin'].nunique()} origins (all series)")
+    print(shown.to_string(index=False))
+    if selections_csv.exists():
+        print("the combination chosen at each origin (weights: mean over series):")
+        print(pd.read_csv(selections_csv).to_string(index=False))
+    for model in ("combination", "DeepAR"):
+        mine = frame[frame["model"] == model]
+        if mine.empty:
+            continue
+        print(
+            f"{model}: origins worse than seasonal naive {int((mine[ratio] > 1).sum())} of {len(mine)}, "
+            f"mean WMAE ratio {mine[ratio].mean():.3f}, mean wQuantileLoss {mine['mean_wQuantileLoss'].mean():.4f}, "
+            f"mean coverage of p10..p90 {mine['coverage_80'].mean():.3f}"
+        )
 
 
 if __name__ == "__main__":

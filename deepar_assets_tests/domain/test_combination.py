@@ -9,7 +9,7 @@ import pytest
 
 from deepar_assets.constants import QUANTILES
 from deepar_assets.domain import combination as cb
-from deepar_assets.domain.backtest import DEEPAR, SEASONAL_NAIVE
+from deepar_assets.domain.backtest import DEEPAR, SEASONAL_NAIVE, cut_record
 from deepar_assets.domain.combination.weights import SelectionWindow, choose, combine, level_weights, window_scores
 from deepar_assets.domain.encoding import CatSpec, Encoding
 
@@ -211,3 +211,64 @@ def test_the_band_is_calibrated_on_the_selection_windows():
     wide = cb.widen(windows[0].forecasts["A"], 2.0)
     np.testing.assert_allclose(wide["p90"] - wide["p50"], 2 * (windows[0].forecasts["A"]["p90"] - 100.0))
     np.testing.assert_array_equal(wide["mean"], windows[0].forecasts["A"]["mean"])
+
+
+# -- the combination re-chosen at earlier origins (the yearly rolling backtest) ----------------------
+
+
+def _rolling(records, drops, calls=None):
+    def deepar_for(drop):
+        if calls is not None:
+            calls.append(drop)
+        return _last_value
+
+    return cb.rolling_combinations(
+        records, H, ENCODING, [DEEPAR, SEASONAL_NAIVE, "AutoETS"], deepar_for, drops, rolling=3, log=lambda _: None
+    )
+
+
+def test_each_origin_chooses_as_the_validation_window_would_with_the_history_cut_there():
+    records = _records()
+    drops = [H, 2 * H, 3 * H]
+    calls: list[int] = []
+    origins = _rolling(records, drops, calls)
+    assert [o.drop for o in origins] == drops
+    for origin in origins:
+        seen = [cut_record(r, origin.drop) for r in records]
+        alone = cb.select(
+            seen, H, ENCODING, [DEEPAR, SEASONAL_NAIVE, "AutoETS"], lambda d: _last_value, 3, log=lambda _: None
+        )
+        np.testing.assert_array_equal(
+            origin.selection.choices[cb.VALIDATION_TARGET].weights, alone.choices[cb.VALIDATION_TARGET].weights
+        )
+        assert origin.selection.plans[cb.VALIDATION_TARGET] == alone.plans[cb.VALIDATION_TARGET]
+        assert min(origin.selection.plans[cb.VALIDATION_TARGET].drops) == H  # relative to the origin's own end
+        # the published rows: the origin's window, combined from its candidates' forecasts there
+        assert origin.window.drop == origin.drop
+        np.testing.assert_array_equal(origin.rows, np.arange(len(records)))
+        assert origin.forecast["mean"].shape == (len(records), H)
+        assert abs(sum(origin.mean_weights().values()) - 1) < 1e-9
+    # a window shared by several origins (e.g. 3h: origin h's second window, origin 2h's first) is forecast once
+    assert sorted(calls) == sorted(set(calls))
+    assert {3 * H, 4 * H, 5 * H} <= set(calls)
+
+
+def test_nothing_after_an_origin_chooses_its_combination():
+    """Scrambling everything from an origin's window on (that window and every later period)
+    leaves the origin's plan, level, weights and band as they were."""
+    records = _records()
+    drop = 2 * H
+    before = _rolling(records, [drop])[0]
+    rng = np.random.default_rng(1)
+    changed = []
+    for record in records:
+        target = np.asarray(record["target"], dtype=float)
+        target[-(drop + H) :] = target[-(drop + H) :] * 3 + 1000 * rng.standard_normal(drop + H)
+        changed.append({**record, "target": target.tolist()})
+    after = _rolling(changed, [drop])[0]
+    chosen_before, chosen_after = (o.selection.choices[cb.VALIDATION_TARGET] for o in (before, after))
+    assert chosen_before.level == chosen_after.level
+    np.testing.assert_array_equal(chosen_before.weights, chosen_after.weights)
+    assert chosen_before.band_scale == chosen_after.band_scale
+    pd.testing.assert_frame_equal(before.selection.window_scores, after.selection.window_scores)
+    assert not np.allclose(before.window.actual, after.window.actual)  # the origin's own window did change

@@ -163,13 +163,25 @@ def test_backtest_report_compares_against_baselines(published):
     tmp_path, result, instance, _ = published
     meta = metadata(result, "backtest_report")
     overall = {r.data["model"]: r.data for r in meta["overall"].records}
-    assert set(overall) == {"DeepAR", "seasonal_naive", "AutoETS", "MSTL"}
+    assert set(overall) == {"DeepAR", "seasonal_naive", "AutoETS", "MSTL", "combination"}
+    # Every model at each origin; the combination re-chosen at the earlier one from the history before it only.
+    by_origin = [r.data for r in meta["by_origin"].records]
+    assert [(r["origin"], r["model"]) for r in by_origin] == [(o, m) for o in meta["origins"] for m in overall]
+    for row in by_origin:
+        naive = next(r for r in by_origin if r["origin"] == row["origin"] and r["model"] == "seasonal_naive")
+        assert row["WMAE_vs_seasonal_naive"] == pytest.approx(row["WMAE"] / naive["WMAE"], rel=1e-3)
+    selections = [r.data for r in meta["selections"].records]
+    assert [r["origin"] for r in selections] == meta["origins"]
+    assert selections[1]["chosen_on"] == "the combination asset's choice (the published one)"
+    assert selections[0]["chosen_on"].startswith("windows [4, 8, 12]")  # periods before the origin's window ends
+    for row in selections:
+        assert sum(v for k, v in row.items() if k.startswith("weight_")) == pytest.approx(1, abs=1e-3)
     for row in overall.values():
         for metric in ("WMAE", "mean_wQuantileLoss", "RMSE", "MASE"):
             assert row[metric] > 0, (row, metric)
     for model in ("seasonal_naive", "DeepAR", "AutoETS"):  # seasonal naive's band: its own seasonal errors
         assert 0 <= overall[model]["coverage_80"] <= 1
-    # Two origins: the combination is scored on the validation window, where it was chosen for.
+    # The validation window alone (the gate's) with the combination, as with one origin.
     with_combination = {r.data["model"]: r.data for r in meta["validation_window_with_combination"].records}
     assert set(with_combination) == {*overall, "combination"}
     assert meta["combination WMAE"] == pytest.approx(with_combination["combination"]["WMAE"], rel=1e-6)

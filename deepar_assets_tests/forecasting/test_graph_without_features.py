@@ -79,5 +79,7 @@ def test_a_backtest_over_two_origins_without_dynamic_features(tmp_path):
     meta = metadata(result, "backtest_report")
     assert meta["origins"] == ["2021-06-14", "2021-06-21"]  # T - 2h and T - h
     overall = {r.data["model"]: r.data for r in meta["overall"].records}
-    assert set(overall) == {"DeepAR", "seasonal_naive"} and overall["DeepAR"]["WMAE"] > 0
+    # The combination is scored at both origins: re-chosen at the earlier one.
+    assert set(overall) == {"DeepAR", "seasonal_naive", "combination"} and overall["DeepAR"]["WMAE"] > 0
+    assert [r.data["origin"] for r in meta["selections"].records] == meta["origins"]
     assert meta["baseline_fallbacks"] == {}

@@ -17,6 +17,7 @@ from deepar_assets.assets.forecasting.common import (
     FORECAST_GROUP,
     FORECASTS_PREFIX,
     by_name,
+    deepar_windows,
     history_periods,
     model_context,
     origin_key,
@@ -26,12 +27,12 @@ from deepar_assets.assets.forecasting.gate import require_passing_model
 from deepar_assets.constants import TRAINING_POOL, VALIDATION
 from deepar_assets.domain import accuracy as acc
 from deepar_assets.domain import backtest as bt
+from deepar_assets.domain import combination as cb
 from deepar_assets.domain import forecasting as fc
 from deepar_assets.domain.cores import available_cores
-from deepar_assets.domain.covariate_audit import clip_window, feature_rules
 from deepar_assets.domain.encoding import EncodedSeries
 from deepar_assets.engines.base import DatasetRef, RegisteredModel
-from deepar_assets.engines.inference import EVALUATED_PREDICTOR, forecaster, read_channel, refit_forecaster
+from deepar_assets.engines.inference import EVALUATED_PREDICTOR, forecaster, read_channel
 from deepar_assets.errors import ConfigurationError
 from deepar_assets.resources.storage import StorageResource
 from deepar_assets.resources.training import TrainingResource
@@ -101,49 +102,64 @@ def backtest_report(
     h, freq = ctx.dataset.prediction_length, ctx.encoding.freq
     workers = config.workers or available_cores()
     validation = read_channel(ctx.store, ctx.dataset, VALIDATION)
-    windows = []
+    drops = []
     for k in range(config.rolling_origins):
         drop = k * (config.origin_step or h)
-        records = bt.origin_records(validation, drop, h)
-        if not records:
+        if not len(cb.rows_at(validation, drop, h)):
             context.log.warning(
                 f"origin {k + 1}: no series has history {drop + h} periods before T; stopping at {k} origin(s)"
             )
             break
-        if k == 0:
-            model = forecaster(ctx.engine, best_model, ctx.dataset, which=EVALUATED_PREDICTOR, log=context.log.info)
+        drops.append(drop)
+    evaluated = forecaster(ctx.engine, best_model, ctx.dataset, which=EVALUATED_PREDICTOR, log=context.log.info)
+    deepar_at = deepar_windows(ctx, best_model, context.log, evaluated)
+    # Every earlier origin gets a combination of its own, chosen only on the history before it.
+    rechosen: dict[int, cb.OriginCombination] = {}
+    if len(drops) > 1 and not combination.deepar_only:
+        settings = combination.selection_settings
+        for rolled in cb.rolling_combinations(
+            validation,
+            h,
+            ctx.encoding,
+            combination.candidates,
+            deepar_at,
+            drops[1:],
+            rolling=int(settings.get("rolling", 3)),
+            shrinkage=float(settings.get("shrinkage", 2.0)),
+            cutoff=float(settings.get("cutoff", 1.5)),
+            workers=workers,
+            log=context.log.info,
+        ):
+            rechosen[rolled.drop] = rolled
+    windows = []
+    for drop in drops:
+        records = bt.origin_records(validation, drop, h)
+        chosen = rechosen.get(drop)
+        if chosen is not None and bt.DEEPAR in combination.candidates:  # DeepAR's forecast there, already made
+            deepar = {k: v[chosen.rows] for k, v in chosen.window.forecasts[bt.DEEPAR].items()}
         else:
-            records, clipped = clip_window(records, h, feature_rules(ctx.encoding))
-            if clipped:
+            deepar = deepar_at(drop)(records)
+        window = bt.build_window(records, h, ctx.encoding, deepar, config.baselines, workers)
+        if chosen is not None:
+            window.forecasts[COMBINED] = chosen.forecast
+        elif drop == 0 and not combination.deepar_only:
+            # The published forecast on the validation window: the combination's, on the same rows.
+            if len(window.keys) == len(combination.validation_rows):
+                window.forecasts[COMBINED] = combination.validation[COMBINED]
+            else:
                 context.log.warning(
-                    f"origin {k + 1}: {[ctx.encoding.dynamic_feat[i].name for i in clipped]} leave the range the model "
-                    "retrained before it saw; clipped to it there (the spec's outside_training)"
+                    f"the combination asset weighed {len(combination.validation_rows)} series on the validation "
+                    f"window, this backtest {len(window.keys)}: the combination is not scored here"
                 )
-            model = refit_forecaster(
-                ctx.engine, best_model, ctx.dataset, [bt.cut_record(r, h) for r in records], log=context.log.info
-            )
-        window = bt.build_window(records, h, ctx.encoding, model.predict(records, cut=h), config.baselines, workers)
         context.log.info(
             f"origin {window.origins[0]}: "
             + ", ".join(f"{m}={v:.4g}" for m, v in window.scores()[bt.GATE_METRIC].items())
         )
         windows.append(window)
-    # The published forecast on the validation window: the combination's, on the same rows.
-    first = windows[0]
-    validation_scores = None
-    if len(first.keys) == len(combination.validation_rows) and not combination.deepar_only:
-        first.forecasts[COMBINED] = combination.validation[COMBINED]
-        validation_scores = first.scores()
-        if (
-            len(windows) > 1
-        ):  # earlier origins would need a selection of their own: the combination is scored on the first
-            windows[0] = first.rows(np.ones(len(first.keys), dtype=bool))
-            del windows[0].forecasts[COMBINED]
-    elif not combination.deepar_only:
-        context.log.warning(
-            f"the combination asset weighed {len(combination.validation_rows)} series on the validation window, "
-            f"this backtest {len(first.keys)}: the combination is not scored here"
-        )
+    validation_scores = windows[0].scores() if COMBINED in windows[0].forecasts else None
+    if any(COMBINED not in w.forecasts for w in windows):  # the origins are stacked: the same models in each
+        for w in windows:
+            w.forecasts.pop(COMBINED, None)
     window = bt.Window.stack(windows)
     fallbacks = window.fallback_report()
     for name, fell in fallbacks.items():
@@ -151,6 +167,8 @@ def backtest_report(
             f"{name} could not fit every series; seasonal naive stands in for them: {_fallback_text(fell)}"
         )
     overall = window.scores()
+    by_origin = bt.by_origin(window)
+    selections = _selections(rechosen, windows, drops, combination)
     best = bt.best_baseline(overall.drop(COMBINED, errors="ignore"))
     breakdowns = bt.breakdowns(window)
     losing = bt.losers(window, best)
@@ -162,6 +180,8 @@ def backtest_report(
     expected_by_horizon = acc.by_horizon(points)
     tables = {
         "overall": overall.reset_index(),
+        "by_origin": by_origin,
+        **({"selections": selections} if len(selections) else {}),
         **{by_name(c): f for c, f in breakdowns.items()},
         "losers": losing,
         EXPECTED_BY_HORIZON: expected_by_horizon,
@@ -179,6 +199,8 @@ def backtest_report(
         "weighting": bt.weighting(ctx.encoding),
         "breakdowns": list(breakdowns),
         "overall": json.loads(overall.to_json(orient="index")),
+        "by_origin": json.loads(by_origin.to_json(orient="records")),
+        "selections": json.loads(selections.to_json(orient="records")),
         "validation_window_with_combination": json.loads(validation_scores.to_json(orient="index"))
         if validation_scores is not None
         else None,
@@ -224,6 +246,8 @@ def backtest_report(
             f"DeepAR {bt.GATE_METRIC}": float(overall.loc[bt.DEEPAR, bt.GATE_METRIC]),
             f"{best} {bt.GATE_METRIC}": float(overall.loc[best, bt.GATE_METRIC]),
             "overall": table(overall.reset_index()),
+            "by_origin": table(by_origin),
+            **({"selections": table(selections)} if len(selections) else {}),
             **(
                 {
                     "validation_window_with_combination": table(validation_scores.reset_index()),
@@ -242,6 +266,38 @@ def backtest_report(
             **extra,
         },
     )
+
+
+def _selections(
+    rechosen: dict[int, cb.OriginCombination], windows: list[bt.Window], drops: list[int], combination: Combination
+) -> pd.DataFrame:
+    """How the combination was chosen at each origin: the level, the band's scale, the windows
+    it was chosen on (periods before the origin's window ends) and the mean weights."""
+    rows = []
+    for drop, window in zip(drops, windows, strict=True):
+        if drop == 0 and not combination.deepar_only:
+            level, scale = combination.levels[cb.VALIDATION_TARGET], combination.band_scales[cb.VALIDATION_TARGET]
+            weights = combination.weights[cb.VALIDATION_TARGET][combination.validation_rows]
+            mean = {name: float(weights[:, c].mean()) for c, name in enumerate(combination.candidates)}
+            reason = "the combination asset's choice (the published one)"
+        elif drop in rechosen:
+            chosen = rechosen[drop]
+            choice = chosen.selection.choices[cb.VALIDATION_TARGET]
+            level, scale, mean = choice.level, choice.band_scale, chosen.mean_weights()
+            target_plan = chosen.selection.plans[cb.VALIDATION_TARGET]
+            reason = f"windows {target_plan.drops} (periods before its window ends): {target_plan.reason}"
+        else:
+            continue
+        rows.append(
+            {
+                "origin": str(window.origins[0]),
+                "level": level,
+                "band_scale": round(float(scale), 4),
+                **{f"weight_{name}": round(value, 4) for name, value in mean.items()},
+                "chosen_on": reason,
+            }
+        )
+    return pd.DataFrame(rows).sort_values("origin", ignore_index=True) if rows else pd.DataFrame(rows)
 
 
 def _publish_baseline(

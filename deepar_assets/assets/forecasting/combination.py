@@ -11,12 +11,11 @@ import pandas as pd
 from pydantic import Field
 
 from deepar_assets.assets.charts import plain_metadata, table
-from deepar_assets.assets.forecasting.common import FORECAST_GROUP, ModelContext, put_frame
+from deepar_assets.assets.forecasting.common import FORECAST_GROUP, ModelContext, deepar_windows, put_frame
 from deepar_assets.constants import TRAINING_POOL, VALIDATION
 from deepar_assets.domain import backtest as bt
 from deepar_assets.domain import combination as cb
 from deepar_assets.domain.cores import available_cores
-from deepar_assets.domain.covariate_audit import clip_window, feature_rules
 from deepar_assets.domain.forecasting.keys import id_columns
 from deepar_assets.engines.base import RegisteredModel
 from deepar_assets.engines.inference import (
@@ -25,7 +24,6 @@ from deepar_assets.engines.inference import (
     model_dataset,
     model_encoding,
     read_channel,
-    refit_forecaster,
 )
 from deepar_assets.errors import ConfigurationError
 from deepar_assets.resources.storage import StorageResource
@@ -73,6 +71,8 @@ class Combination:
     scores: pd.DataFrame = field(repr=False)  # validation scores per model, the combination included
     gate: bt.GateOutcome | None = None
     uris: dict[str, str] = field(default_factory=dict)
+    # how the weights were chosen (rolling_windows, shrinkage, cutoff): a rolling backtest re-chooses them so
+    selection_settings: dict[str, float] = field(default_factory=dict)
 
     @property
     def deepar_only(self) -> bool:
@@ -137,24 +137,6 @@ def forecast_combination(
         )
         candidates = [bt.DEEPAR]
 
-    rules = feature_rules(encoding)
-
-    def deepar_for(drop: int):
-        def forecast(cut: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-            cut, clipped = clip_window(cut, h, rules)
-            if clipped:
-                names = [encoding.dynamic_feat[i].name for i in clipped]
-                context.log.warning(
-                    f"window ending {drop} periods before T: {names} leave the range the model retrained before it saw; "
-                    "clipped to it there (the spec's outside_training)"
-                )
-            model = refit_forecaster(
-                ctx.engine, best_model, ctx.dataset, [bt.cut_record(r, h) for r in cut], log=context.log.info
-            )
-            return model.predict(cut, cut=h)
-
-        return forecast
-
     keys = pd.DataFrame([{k: v for k, v in encoding.decode(r["cat"]).items() if k in encoding.ids} for r in records])
     keys = keys[id_columns(encoding)]
     if len(candidates) == 1:
@@ -168,7 +150,7 @@ def forecast_combination(
             h,
             encoding,
             candidates,
-            deepar_for,
+            deepar_windows(ctx, best_model, context.log),
             config.rolling_windows,
             config.shrinkage,
             config.cutoff,
@@ -233,7 +215,18 @@ def forecast_combination(
         for target, matrix in weights.items()
     }
     result = Combination(
-        best_model.model_id, candidates, keys, weights, levels, scales, rows, validation, scores, outcome, uris
+        best_model.model_id,
+        candidates,
+        keys,
+        weights,
+        levels,
+        scales,
+        rows,
+        validation,
+        scores,
+        outcome,
+        uris,
+        {"rolling": config.rolling_windows, "shrinkage": config.shrinkage, "cutoff": config.cutoff},
     )
     metadata: dict[str, Any] = {
         "model_id": best_model.model_id,

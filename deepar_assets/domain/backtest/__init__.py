@@ -25,7 +25,14 @@ from deepar_assets.domain.backtest.baselines import (
     quantile_keys,
 )
 from deepar_assets.domain.backtest.gate import GateOutcome, compare, gate, has_validation_scores, weighting
-from deepar_assets.domain.backtest.report import best_baseline, breakdown, breakdown_columns, breakdowns, losers
+from deepar_assets.domain.backtest.report import (
+    best_baseline,
+    breakdown,
+    breakdown_columns,
+    breakdowns,
+    by_origin,
+    losers,
+)
 from deepar_assets.domain.backtest.scores import (
     DEEPAR,
     GATE_METRIC,
@@ -63,6 +70,7 @@ __all__ = [
     "breakdown",
     "breakdown_columns",
     "breakdowns",
+    "by_origin",
     "build_window",
     "check_forecasts",
     "compare",

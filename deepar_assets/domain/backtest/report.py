@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from deepar_assets.domain.backtest.baselines import SEASONAL_NAIVE
 from deepar_assets.domain.backtest.scores import DEEPAR, GATE_METRIC, per_series_wmae
 from deepar_assets.domain.backtest.window import Window
 from deepar_assets.errors import TrainingError
@@ -47,6 +48,28 @@ def breakdown_columns(window: Window) -> list[str]:
 def breakdowns(window: Window, metric: str = GATE_METRIC) -> dict[str, pd.DataFrame]:
     """:func:`breakdown` by each of :func:`breakdown_columns`."""
     return {column: breakdown(window, column, metric) for column in breakdown_columns(window)}
+
+
+def by_origin(window: Window, metric: str = GATE_METRIC) -> pd.DataFrame:
+    """Every model's scores at each origin: a row per (origin, model), with the series forecast
+    there and ``metric`` as a multiple of seasonal naive's at the same origin."""
+    rows = []
+    for origin in sorted(set(window.origins.tolist())):
+        part = window.rows(window.origins == origin)
+        scores = part.scores()
+        naive = float(scores.loc[SEASONAL_NAIVE, metric]) if SEASONAL_NAIVE in scores.index else math.nan
+        for model, values in scores.iterrows():
+            ratio = float(values[metric]) / naive if naive else math.nan
+            rows.append(
+                {
+                    "origin": origin,
+                    "model": model,
+                    "series": part.series,
+                    **values.to_dict(),
+                    f"{metric}_vs_seasonal_naive": ratio,
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def best_baseline(overall: pd.DataFrame, metric: str = GATE_METRIC) -> str:

@@ -6,12 +6,14 @@ past windows (plain functions; no Dagster, no engine).
   and when only the seasonal candidates may take part;
 - :mod:`.windows`: every candidate's forecast of one past window, fitted before it;
 - :mod:`.select`: the whole selection, for the validation window and the published horizon;
+- :mod:`.rolling`: the combination re-chosen at earlier origins, for a rolling backtest;
 - :mod:`.weights`: each candidate's loss on those windows, weights per series, segment or
   globally with shrinkage, the level chosen by leave-one-window-out, and the combination itself
   (quantile by quantile).
 """
 
 from deepar_assets.domain.combination.origins import SEASONAL_CANDIDATES, SelectionPlan, plan
+from deepar_assets.domain.combination.rolling import OriginCombination, rolling_combinations
 from deepar_assets.domain.combination.select import HORIZON_TARGET, VALIDATION_TARGET, Selection, segmentations, select
 from deepar_assets.domain.combination.weights import (
     Choice,
@@ -24,9 +26,12 @@ from deepar_assets.domain.combination.weights import (
     widen,
     window_scores,
 )
-from deepar_assets.domain.combination.windows import CANDIDATES, candidate_window, rows_at
+from deepar_assets.domain.combination.windows import CANDIDATES, PastWindows, candidate_window, rows_at
 
 __all__ = [
+    "OriginCombination",
+    "PastWindows",
+    "rolling_combinations",
     "HORIZON_TARGET",
     "VALIDATION_TARGET",
     "Selection",

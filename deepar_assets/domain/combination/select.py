@@ -15,7 +15,7 @@ from deepar_assets.domain import metrics
 from deepar_assets.domain.backtest.scores import DEEPAR
 from deepar_assets.domain.combination.origins import SEASONAL_CANDIDATES, SelectionPlan, plan
 from deepar_assets.domain.combination.weights import Choice, SelectionWindow, choose, loss_parts
-from deepar_assets.domain.combination.windows import Records, candidate_window
+from deepar_assets.domain.combination.windows import PastWindows, Records, WindowResult
 from deepar_assets.domain.encoding import Encoding
 from deepar_assets.domain.spec import periods as P
 from deepar_assets.errors import TrainingError
@@ -67,27 +67,30 @@ def select(
     cutoff: float = 1.5,
     workers: int = 1,
     log: Callable[[str], Any] = print,
+    windows: Callable[[int], WindowResult] | None = None,
+    targets: Sequence[str] = (VALIDATION_TARGET, HORIZON_TARGET),
 ) -> Selection:
     """Choose the combination of ``candidates`` for the validation window and the horizon after
     T, on windows that end at T - h or earlier only (``records``: the validation channel, every
     series up to T). ``deepar_for(drop)`` gives the DeepAR forecaster of the window ending
-    ``drop`` periods before T, trained on the history before that window."""
+    ``drop`` periods before T, trained on the history before that window. ``windows(drop)``,
+    when given, supplies every candidate's forecast of a window instead (see
+    :class:`PastWindows`, shared by the selections of several origins); ``targets`` limits
+    the selection to some of the two targets."""
     season = int(encoding.season_length)
     n_history, special = special_periods(records, h, encoding)
     min_history = season + h
-    plans = {
-        VALIDATION_TARGET: plan(0, n_history, h, season, special, rolling, min_history),
-        HORIZON_TARGET: plan(-h, n_history, h, season, special, rolling, min_history),
-    }
-    drops = sorted(set(plans[VALIDATION_TARGET].drops) | set(plans[HORIZON_TARGET].drops))
-    windows: dict[int, SelectionWindow] = {}
+    target_drops = {VALIDATION_TARGET: 0, HORIZON_TARGET: -h}
+    plans = {t: plan(target_drops[t], n_history, h, season, special, rolling, min_history) for t in targets}
+    if windows is None:
+        windows = PastWindows(records, h, encoding, candidates, deepar_for, workers, log).window
+    drops = sorted(set().union(*(p.drops for p in plans.values())))
+    chosen_windows: dict[int, SelectionWindow] = {}
     fallbacks: dict[str, dict[str, dict[str, int]]] = {}
     rows = []
     for drop in drops:
-        log(f"selection window ending {drop} periods before T: forecasting it with {', '.join(candidates)}")
-        deepar = deepar_for(drop) if deepar_for is not None and DEEPAR in candidates else None
-        window, fell = candidate_window(records, drop, h, encoding, candidates, deepar, workers)
-        windows[drop] = window
+        window, fell = windows(drop)
+        chosen_windows[drop] = window
         if fell:
             fallbacks[str(drop)] = fell
         present = window.present
@@ -112,7 +115,7 @@ def select(
         )
         if not allowed.any():
             allowed[:] = True
-        chosen = [windows[d] for d in target_plan.drops]
+        chosen = [chosen_windows[d] for d in target_plan.drops]
         choices[target] = (
             choose(chosen, candidates, segments, allowed, shrinkage, cutoff)
             if chosen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -74,3 +75,43 @@ def candidate_window(
     present = np.zeros(n, dtype=bool)
     present[rows] = True
     return SelectionWindow(drop, actual, weights, forecasts, present), fallbacks
+
+
+WindowResult = tuple[SelectionWindow, dict[str, dict[str, int]]]
+
+
+@dataclass
+class PastWindows:
+    """Every candidate's forecast of the windows of one channel, by ``drop`` (how many periods
+    before the channel's end each window ends), fitted once and shared by the selections of
+    several origins. A window's forecasts depend on that window only: every candidate is
+    fitted on the history before it, whichever origin's selection asks for it."""
+
+    records: Sequence[dict[str, Any]]
+    h: int
+    encoding: Encoding
+    candidates: Sequence[str]
+    deepar_for: Callable[[int], Callable[[Records], dict[str, np.ndarray]]] | None
+    workers: int = 1
+    log: Callable[[str], Any] = print
+    _done: dict[int, WindowResult] = field(default_factory=dict, repr=False)
+
+    def window(self, drop: int) -> WindowResult:
+        if drop not in self._done:
+            self.log(f"window ending {drop} periods before T: forecasting it with {', '.join(self.candidates)}")
+            deepar = self.deepar_for(drop) if self.deepar_for is not None and DEEPAR in self.candidates else None
+            self._done[drop] = candidate_window(
+                self.records, drop, self.h, self.encoding, self.candidates, deepar, self.workers
+            )
+        return self._done[drop]
+
+    def seen_from(self, origin: int) -> Callable[[int], WindowResult]:
+        """The windows as a selection at ``origin`` periods before the end sees them: its
+        window ending ``drop`` periods before its own end is this channel's ``origin + drop``
+        (``records`` cut with :func:`cut_record` at ``origin``, row for row)."""
+
+        def window(drop: int) -> WindowResult:
+            found, fell = self.window(origin + drop)
+            return replace(found, drop=drop), fell
+
+        return window
