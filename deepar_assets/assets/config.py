@@ -111,7 +111,8 @@ class DatasetConfig(dg.Config):
     rolling_origins: int = Field(
         default=1,
         description="Forecast origins in the test channel: more than 1 adds every series cut at earlier ends "
-        "(rolling evaluation), so tuning scores several origins instead of one.",
+        "(rolling evaluation), so tuning scores several origins instead of one; the train channel then ends where the "
+        "earliest scored window starts, so that trials are scored out of sample at every origin.",
     )
     origin_step: int = Field(default=0, description="Periods between rolling origins (0: the prediction length).")
 

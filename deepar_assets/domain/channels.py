@@ -53,7 +53,10 @@ def split_channels(
 ) -> ChannelSplit:
     """Cut the channels. With ``rolling_origins`` > 1, ``test`` also holds every series cut at
     earlier ends (each ``origin_step`` periods before the last, default h), so that the objective
-    averages over several forecast origins, as SageMaker's DeepAR documentation describes."""
+    averages over several forecast origins, as SageMaker's DeepAR documentation describes; and
+    ``train`` then ends where the earliest of those windows starts, so that every origin is
+    scored on periods the trials did not train on (the model trained to T - h, which
+    best_model fits on ``test``, is unchanged)."""
     h = prediction_length
     if h < 1:
         raise DataValidationError(f"prediction_length must be at least 1 period, got {h}")
@@ -63,13 +66,17 @@ def split_channels(
     if step < 1:
         raise DataValidationError(f"origin_step must be at least 1 period, got {step}")
     n = encoded.n_history
-    if n - 2 * h < 2:
+    earlier = (rolling_origins - 1) * step  # periods the earliest test window starts before T - 2h
+    if n - 2 * h - earlier < 2:
         raise DataValidationError(
             f"the history has {n} periods (to {format_period(encoded.last_period, encoded.encoding.freq)}); with "
-            f"prediction_length={h} the train channel would hold {n - 2 * h} periods: expected at least "
-            f"{2 * h + 2} periods of history"
+            f"prediction_length={h}"
+            + (f" and {rolling_origins} rolling origins {step} periods apart" if earlier else "")
+            + f" the train channel would hold {n - 2 * h - earlier} periods: expected at least "
+            f"{2 * h + earlier + 2} periods of history"
+            + ("; use fewer origins or a smaller origin_step" if earlier else "")
         )
-    ends = {TRAIN: n - 2 * h, TEST: n - h, VALIDATION: n}
+    ends = {TRAIN: n - 2 * h - earlier, TEST: n - h, VALIDATION: n}
     observed = ~np.isnan(encoded.target)
     first = encoded.first
     members: dict[str, np.ndarray] = {}

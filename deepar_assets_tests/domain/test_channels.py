@@ -513,8 +513,10 @@ def test_rolling_origins_add_earlier_cuts_to_test_only():
     one = split_channels(encoded, 4)
     three = split_channels(encoded, 4, rolling_origins=3, origin_step=2)
     assert [end for end, _ in three.extra_test_origins] == [one.ends[TEST] - 2, one.ends[TEST] - 4]
-    for channel in (TRAIN, VALIDATION):
-        np.testing.assert_array_equal(one.members[channel], three.members[channel])
+    np.testing.assert_array_equal(one.members[VALIDATION], three.members[VALIDATION])
+    # Train ends where the earliest scored window starts: every origin is out of sample for the trials.
+    assert three.ends[TRAIN] == one.ends[TRAIN] - 4 == min(end for end, _ in three.extra_test_origins) - 4
+    assert three.ends[TEST] == one.ends[TEST] and three.ends[VALIDATION] == one.ends[VALIDATION]
     extra = sum(len(m) for _, m in three.extra_test_origins)
     assert three.record_count(TEST) == len(one.members[TEST]) + extra
     lines = build_dataset_files(encoded, three)["test/data.json"].splitlines()
@@ -526,7 +528,7 @@ def test_rolling_origins_add_earlier_cuts_to_test_only():
     for line in lines[len(one.members[TEST]) :]:
         record = orjson.loads(line)
         assert len(record["target"]) < main.get(tuple(record["cat"]), 10**6)
-    with pytest.raises(DataValidationError, match="rolling origin"):
+    with pytest.raises(DataValidationError, match="40 rolling origins 4 periods apart"):
         split_channels(encoded, 4, rolling_origins=40)
 
 
