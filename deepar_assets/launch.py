@@ -129,19 +129,26 @@ class Progress:
 
 
 def follow(instance: dg.DagsterInstance, launch: str, progress: Progress, stop: threading.Event) -> None:
-    """Tails the event log of the run tagged ``launch`` until ``stop`` is set, then drains it."""
+    """Tails the event log of the run tagged ``launch`` until ``stop`` is set, then drains it.
+    The drain reads the whole run again and shows what the tail did not: on PostgreSQL an event
+    can commit after one with a higher id was read, so a cursor alone can step over it."""
     run_id = None
     cursor = None
+    seen: set[int] = set()
     while True:
         finishing = stop.is_set()
         if run_id is None:
             runs = instance.get_run_records(dg.RunsFilter(tags={LAUNCH_TAG: launch}), limit=1)
             run_id = runs[0].dagster_run.run_id if runs else None
         if run_id is not None:
+            if finishing:
+                cursor = None
             while True:
                 connection = instance.get_records_for_run(run_id, cursor=cursor, limit=500)
                 for record in connection.records:
-                    progress.event(record.event_log_entry)
+                    if record.storage_id not in seen:
+                        seen.add(record.storage_id)
+                        progress.event(record.event_log_entry)
                 cursor = connection.cursor
                 if not connection.has_more:
                     break

@@ -3,13 +3,14 @@ gets one line per step, the checks' verdicts and the trials with the time left, 
 event stream."""
 
 import io
+from types import SimpleNamespace
 
 import dagster as dg
 import pytest
 
 from deepar_assets import summary
 from deepar_assets.definitions import PIPELINE_JOB
-from deepar_assets.launch import LAUNCHED_BY, LAUNCHED_BY_TAG, Progress, launch, run_config
+from deepar_assets.launch import LAUNCHED_BY, LAUNCHED_BY_TAG, Progress, follow, launch, run_config
 
 
 @dg.asset
@@ -106,3 +107,36 @@ def test_a_bad_run_config_is_refused_naming_the_file_and_the_field(tmp_path, mon
     err = capsys.readouterr().err
     assert f"run config {bad}: Error in config for job deepar_pipeline" in err
     assert 'unexpected config entry "max_trialz" at path root:ops:tuning_run:config' in err
+
+
+def test_the_drain_shows_an_event_that_committed_behind_the_cursor():
+    """On PostgreSQL an event can become visible after one with a higher id was read: the tail's
+    cursor steps over it, and the final drain, reading the whole run again, shows it once."""
+
+    def record(storage_id: int) -> SimpleNamespace:
+        return SimpleNamespace(storage_id=storage_id, event_log_entry=storage_id)
+
+    class Instance:
+        visible = [record(1), record(3)]
+
+        def get_run_records(self, filters, limit):
+            return [SimpleNamespace(dagster_run=SimpleNamespace(run_id="run"))]
+
+        def get_records_for_run(self, run_id, cursor, limit):
+            after = -1 if cursor is None else cursor
+            found = [r for r in self.visible if r.storage_id > after]
+            return SimpleNamespace(records=found, cursor=max([after, *(r.storage_id for r in found)]), has_more=False)
+
+    class Stop:
+        done = False
+
+        def is_set(self):
+            return self.done
+
+        def wait(self, seconds):
+            Instance.visible.insert(1, record(2))  # commits late, behind id 3
+            self.done = True
+
+    shown = []
+    follow(Instance(), "launch", SimpleNamespace(event=shown.append), Stop())
+    assert shown == [1, 3, 2]
