@@ -122,6 +122,20 @@ def refit_forecaster(
 ) -> Forecaster:
     """The model's hyperparameters trained again on ``records`` (histories cut at an earlier
     origin), for a rolling backtest that never forecasts periods the model was trained on."""
+    return refit_forecasters(engine, model, dataset, {0: records}, log)[0]
+
+
+def refit_forecasters(
+    engine: TrainingEngine,
+    model: RegisteredModel,
+    dataset: DatasetRef,
+    jobs: dict[Any, list[dict[str, Any]]],
+    log: Log = print,
+    workers: int = 0,
+) -> dict[Any, Forecaster]:
+    """:func:`refit_forecaster` on each of several record sets (say, one per earlier origin),
+    trained side by side, one process per core (``workers``; 0: every core this process may
+    use)."""
     from deepar_assets.engines.local import LocalEngine
 
     if not isinstance(engine, LocalEngine):
@@ -135,9 +149,10 @@ def refit_forecaster(
         hyperparameters = card["hyperparameters"]
     except (KeyError, TypeError) as exc:
         raise TrainingError(f"model {model.model_id}'s card lacks what a refit needs ({exc})") from None
-    log(f"refitting {model.model_id}'s hyperparameters on {len(records)} series cut at an earlier origin")
-    predictor = engine.fit(dataset, records, hyperparameters, settings, int(card.get("seed", 0)))
-    return LocalForecaster(engine, model, dataset, which="refit", predictor=predictor)
+    sizes = ", ".join(f"{key}: {len(records)} series" for key, records in jobs.items())
+    log(f"refitting {model.model_id}'s hyperparameters on histories cut at {len(jobs)} earlier origin(s) ({sizes})")
+    predictors = engine.fit_many(dataset, jobs, hyperparameters, settings, int(card.get("seed", 0)), workers)
+    return {key: LocalForecaster(engine, model, dataset, which="refit", predictor=p) for key, p in predictors.items()}
 
 
 def read_channel(store: ObjectStore, dataset: DatasetRef, channel: str) -> list[dict[str, Any]]:

@@ -314,6 +314,55 @@ class LocalEngine(TrainingEngine):
         predictor.batch_size = PREDICT_BATCH_SIZE
         return predictor
 
+    def fit_many(
+        self,
+        dataset: DatasetRef,
+        jobs: dict[Any, list[dict[str, Any]]],
+        hp: dict[str, Any],
+        settings: TuningSettings,
+        seed: int,
+        workers: int = 0,
+    ) -> dict[Any, Any]:
+        """:meth:`fit` on each of several record sets (one model per key), up to ``workers``
+        at a time (0: the cores this process may use), each in a spawned process of its own:
+        training runs on one thread, so one process per core trains them side by side. Every
+        model is trained as :meth:`fit` trains it, with the same seed."""
+        from concurrent.futures import ProcessPoolExecutor
+
+        from gluonts.torch.model.predictor import PyTorchPredictor
+
+        workers = min(workers or available_cores(), len(jobs))
+        if workers <= 1:
+            return {key: self.fit(dataset, records, hp, settings, seed) for key, records in jobs.items()}
+        import multiprocessing
+
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        out: dict[Any, Any] = {}
+        with tempfile.TemporaryDirectory(dir=self.work_dir, prefix="fit-many-") as scratch:
+            folders = {key: Path(scratch) / f"model-{number}" for number, key in enumerate(jobs)}
+            context = multiprocessing.get_context("spawn")  # spawn: the parent may hold torch's and Dagster's threads
+            with ProcessPoolExecutor(workers, mp_context=context, initializer=exit_with_parent) as pool:
+                futures = {
+                    key: pool.submit(_fit_to_folder, self.work_dir, dataset, records, hp, settings, seed, folders[key])
+                    for key, records in jobs.items()
+                }
+                for key, future in futures.items():
+                    try:
+                        future.result()
+                    except TrainingError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - a worker's failure, with what it was training
+                        raise TrainingError(
+                            f"training {hp} on {len(jobs[key])} series ({key}) in a worker process failed: "
+                            f"{type(exc).__name__}: {exc}"
+                        ) from exc
+            with quiet_training():
+                for key, folder in folders.items():
+                    predictor = PyTorchPredictor.deserialize(folder, device="cpu")
+                    predictor.batch_size = PREDICT_BATCH_SIZE
+                    out[key] = predictor
+        return out
+
     def forecast(
         self, predictor, dataset: DatasetRef, records: list[dict[str, Any]], seed: int, cut: int
     ) -> dict[str, np.ndarray]:

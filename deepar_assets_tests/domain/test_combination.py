@@ -272,3 +272,37 @@ def test_nothing_after_an_origin_chooses_its_combination():
     assert chosen_before.band_scale == chosen_after.band_scale
     pd.testing.assert_frame_equal(before.selection.window_scores, after.selection.window_scores)
     assert not np.allclose(before.window.actual, after.window.actual)  # the origin's own window did change
+
+
+class _PrefitDeepAR:
+    """DeepAR's stand-in with prefit: records which windows were trained in advance and which
+    were asked for afterwards."""
+
+    def __init__(self):
+        self.prefit_drops: list[list[int]] = []
+        self.asked: list[int] = []
+
+    def prefit(self, cuts):
+        for drop, cut in cuts.items():
+            assert all(len(c["target"]) == len(r["target"]) - drop for c, r in zip(cut, _records(), strict=True))
+        self.prefit_drops.append(sorted(cuts))
+
+    def __call__(self, drop):
+        self.asked.append(drop)
+        return _last_value
+
+
+def test_every_window_deepar_is_asked_for_is_trained_in_advance_in_one_batch():
+    """The refits before the windows are independent: select and the rolling selection hand
+    all of them to prefit at once (trained side by side, one per core), before any is asked for."""
+    deepar = _PrefitDeepAR()
+    cb.select(_records(), H, ENCODING, [DEEPAR, SEASONAL_NAIVE], deepar, 3, log=lambda _: None)
+    assert len(deepar.prefit_drops) == 1 and deepar.prefit_drops[0] == sorted(set(deepar.asked))
+
+    rolled = _PrefitDeepAR()
+    drops = [H, 2 * H, 3 * H]
+    cb.rolling_combinations(
+        _records(), H, ENCODING, [DEEPAR, SEASONAL_NAIVE], rolled, drops, rolling=3, log=lambda _: None
+    )
+    assert len(rolled.prefit_drops) == 1 and rolled.prefit_drops[0] == sorted(set(rolled.asked))
+    assert set(drops) <= set(rolled.asked)  # every origin's own window, and the windows that chose it

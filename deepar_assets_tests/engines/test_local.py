@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from deepar_assets.domain.backtest import cut_record
 from deepar_assets.domain.encoding import encode
 from deepar_assets.domain.hyperparameters import CategoricalRange, ContinuousRange, IntegerRange
 from deepar_assets.domain.reading import read_dataset
@@ -352,3 +353,34 @@ def test_a_trials_seed_follows_its_configuration_not_its_number():
     assert trial_seed(42, hp) != trial_seed(42, {**hp, "epochs": 4})
     assert trial_seed(42, hp) != trial_seed(43, hp)
     assert 0 <= trial_seed(2**31 - 1, hp) < 2**31
+
+
+def test_models_trained_side_by_side_in_workers_equal_those_trained_one_by_one(setup):
+    """fit_many trains several record sets in spawned worker processes at once (the refits
+    before a rolling backtest's windows): each model is the one fit trains in process with the
+    same seed, weight for weight."""
+    engine, dataset, _ = setup
+    train = engine.read_channel(dataset, "train")
+    hp = {
+        **{k: r.min_value for k, r in TINY_SPACE.items() if hasattr(r, "min_value")},
+        "likelihood": "student-T",
+        "epochs": 2,
+    }
+    jobs = {drop: [cut_record(r, drop) for r in train] for drop in (4, 8)}
+    side_by_side = engine.fit_many(dataset, jobs, hp, TINY, seed=5, workers=2)
+    assert sorted(side_by_side) == [4, 8]
+    weights = {}
+    for drop, records in jobs.items():
+        alone = engine.fit(dataset, records, hp, TINY, seed=5).prediction_net.state_dict()
+        weights[drop] = alone
+        for name, value in side_by_side[drop].prediction_net.state_dict().items():
+            assert torch.equal(value, alone[name]), (drop, name)
+    assert any(not torch.equal(weights[4][k], weights[8][k]) for k in weights[4])  # two different models
+
+
+def test_a_worker_that_fails_names_what_it_was_training(setup):
+    engine, dataset, _ = setup
+    train = engine.read_channel(dataset, "train")
+    hp = {**{k: r.min_value for k, r in TINY_SPACE.items() if hasattr(r, "min_value")}, "likelihood": "no-such"}
+    with pytest.raises(TrainingError, match="no-such"):
+        engine.fit_many(dataset, {1: train, 2: train}, hp, TINY, seed=5, workers=2)

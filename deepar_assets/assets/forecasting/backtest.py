@@ -131,6 +131,14 @@ def backtest_report(
             log=context.log.info,
         ):
             rechosen[rolled.drop] = rolled
+    # DeepAR retrained before every other origin, side by side (those the combination made are kept).
+    deepar_at.prefit(
+        {
+            d: bt.origin_records(validation, d, h)
+            for d in drops
+            if d not in rechosen or bt.DEEPAR not in combination.candidates
+        }
+    )
     windows = []
     for drop in drops:
         records = bt.origin_records(validation, drop, h)

@@ -15,7 +15,13 @@ from deepar_assets.domain.covariate_audit import clip_window, feature_rules
 from deepar_assets.domain.encoding import EncodedSeries, Encoding
 from deepar_assets.domain.spec import periods
 from deepar_assets.engines.base import DatasetRef, RegisteredModel
-from deepar_assets.engines.inference import Forecaster, model_dataset, model_encoding, refit_forecaster
+from deepar_assets.engines.inference import (
+    Forecaster,
+    model_dataset,
+    model_encoding,
+    refit_forecaster,
+    refit_forecasters,
+)
 from deepar_assets.resources.storage import StorageResource
 from deepar_assets.resources.training import TrainingResource
 from deepar_assets.storage.base import ObjectStore
@@ -71,35 +77,67 @@ def history_periods(configured: int, encoded: EncodedSeries, h: int) -> int:
 Records = list[dict[str, Any]]
 
 
-def deepar_windows(
-    ctx: ModelContext, model: RegisteredModel, log: Any, evaluated: Forecaster | None = None
-) -> Callable[[int], Callable[[Records], dict[str, np.ndarray]]]:
-    """DeepAR's forecaster of the window that ends ``drop`` periods before T, given the
-    channel's records cut at that window's end: with ``evaluated`` (the model trained to
-    T - h) at drop 0, otherwise the model's hyperparameters retrained on the history before
-    the window, whose features are clipped to the range that history showed (the spec's
-    ``outside_training``). One retraining per window, however often it is asked for.
+class DeepARWindows:
+    """DeepAR's forecaster of the window that ends ``drop`` periods before T (``self(drop)``),
+    given the channel's records cut at that window's end: with ``evaluated`` (the model
+    trained to T - h) at drop 0, otherwise the model's hyperparameters retrained on the
+    history before the window, whose features are clipped to the range that history showed
+    (the spec's ``outside_training``). One retraining per window, however often it is asked
+    for; :meth:`prefit` trains the windows known in advance side by side, one per core.
     ``log``: Dagster's logger (info and warning)."""
-    h, encoding = ctx.dataset.prediction_length, ctx.encoding
-    rules = feature_rules(encoding)
-    models: dict[int, Forecaster] = {}
 
-    def at(drop: int) -> Callable[[Records], dict[str, np.ndarray]]:
+    def __init__(self, ctx: ModelContext, model: RegisteredModel, log: Any, evaluated: Forecaster | None = None):
+        self.ctx, self.model, self.log, self.evaluated = ctx, model, log, evaluated
+        self.rules = feature_rules(ctx.encoding)
+        self.models: dict[int, Forecaster] = {}
+        self._warned: set[int] = set()
+
+    def _clipped(self, drop: int, cut: Records) -> Records:
+        h, encoding = self.ctx.dataset.prediction_length, self.ctx.encoding
+        cut, clipped = clip_window(cut, h, self.rules)
+        if clipped and drop not in self._warned:
+            self._warned.add(drop)
+            self.log.warning(
+                f"window ending {drop} periods before T: {[encoding.dynamic_feat[i].name for i in clipped]} leave "
+                "the range the model retrained before it saw; clipped to it there (the spec's outside_training)"
+            )
+        return cut
+
+    def _needs_refit(self, drop: int) -> bool:
+        return drop not in self.models and not (drop == 0 and self.evaluated is not None)
+
+    def prefit(self, cuts: dict[int, Records]) -> None:
+        """Retrain the model before each window whose cut records ``cuts`` holds (by drop), all
+        at once: the refits are independent, and each trains on one core."""
+        h = self.ctx.dataset.prediction_length
+        jobs = {
+            drop: [bt.cut_record(r, h) for r in self._clipped(drop, cut)]
+            for drop, cut in sorted(cuts.items())
+            if cut and self._needs_refit(drop)
+        }
+        if jobs:
+            self.models.update(
+                refit_forecasters(self.ctx.engine, self.model, self.ctx.dataset, jobs, log=self.log.info)
+            )
+
+    def __call__(self, drop: int) -> Callable[[Records], dict[str, np.ndarray]]:
+        h = self.ctx.dataset.prediction_length
+
         def forecast(cut: Records) -> dict[str, np.ndarray]:
-            if drop == 0 and evaluated is not None:
-                return evaluated.predict(cut, cut=h)
-            cut, clipped = clip_window(cut, h, rules)
-            if clipped:
-                log.warning(
-                    f"window ending {drop} periods before T: {[encoding.dynamic_feat[i].name for i in clipped]} leave "
-                    "the range the model retrained before it saw; clipped to it there (the spec's outside_training)"
+            if drop == 0 and self.evaluated is not None:
+                return self.evaluated.predict(cut, cut=h)
+            cut = self._clipped(drop, cut)
+            if drop not in self.models:
+                self.models[drop] = refit_forecaster(
+                    self.ctx.engine, self.model, self.ctx.dataset, [bt.cut_record(r, h) for r in cut], log=self.log.info
                 )
-            if drop not in models:
-                models[drop] = refit_forecaster(
-                    ctx.engine, model, ctx.dataset, [bt.cut_record(r, h) for r in cut], log=log.info
-                )
-            return models[drop].predict(cut, cut=h)
+            return self.models[drop].predict(cut, cut=h)
 
         return forecast
 
-    return at
+
+def deepar_windows(
+    ctx: ModelContext, model: RegisteredModel, log: Any, evaluated: Forecaster | None = None
+) -> DeepARWindows:
+    """DeepAR's forecaster of each past window (see :class:`DeepARWindows`)."""
+    return DeepARWindows(ctx, model, log, evaluated)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from deepar_assets.domain.backtest.window import cut_record
-from deepar_assets.domain.combination.select import VALIDATION_TARGET, Selection, select
+from deepar_assets.domain.combination.select import VALIDATION_TARGET, Selection, select, selection_plans
 from deepar_assets.domain.combination.weights import SelectionWindow, combine, widen
 from deepar_assets.domain.combination.windows import PastWindows, Records
 from deepar_assets.domain.encoding import Encoding
@@ -56,6 +56,12 @@ def rolling_combinations(
     ``deepar_for(drop)`` gives DeepAR's forecaster of the window ending ``drop`` periods
     before T, trained on the history before that window."""
     windows = PastWindows(records, h, encoding, candidates, deepar_for, workers, log)
+    needed = set(drops)  # every origin's own window, and the windows its selection scores
+    for drop in drops:
+        seen = [cut_record(r, drop) for r in records]
+        for origin_plan in selection_plans(seen, h, encoding, rolling, (VALIDATION_TARGET,)).values():
+            needed.update(drop + d for d in origin_plan.drops)
+    windows.prepare(sorted(needed))
     out = []
     for drop in drops:
         log(f"origin {drop} periods before the validation window's end: choosing its combination")

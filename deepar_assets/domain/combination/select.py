@@ -56,6 +56,20 @@ def segmentations(records: Sequence[dict[str, Any]], encoding: Encoding) -> dict
     return out
 
 
+def selection_plans(
+    records: Sequence[dict[str, Any]],
+    h: int,
+    encoding: Encoding,
+    rolling: int = 3,
+    targets: Sequence[str] = (VALIDATION_TARGET, HORIZON_TARGET),
+) -> dict[str, SelectionPlan]:
+    """Each target's windows (see :func:`plan`), for ``records`` that end at T."""
+    season = int(encoding.season_length)
+    n_history, special = special_periods(records, h, encoding)
+    target_drops = {VALIDATION_TARGET: 0, HORIZON_TARGET: -h}
+    return {t: plan(target_drops[t], n_history, h, season, special, rolling, season + h) for t in targets}
+
+
 def select(
     records: Sequence[dict[str, Any]],
     h: int,
@@ -77,14 +91,12 @@ def select(
     when given, supplies every candidate's forecast of a window instead (see
     :class:`PastWindows`, shared by the selections of several origins); ``targets`` limits
     the selection to some of the two targets."""
-    season = int(encoding.season_length)
-    n_history, special = special_periods(records, h, encoding)
-    min_history = season + h
-    target_drops = {VALIDATION_TARGET: 0, HORIZON_TARGET: -h}
-    plans = {t: plan(target_drops[t], n_history, h, season, special, rolling, min_history) for t in targets}
-    if windows is None:
-        windows = PastWindows(records, h, encoding, candidates, deepar_for, workers, log).window
+    plans = selection_plans(records, h, encoding, rolling, targets)
     drops = sorted(set().union(*(p.drops for p in plans.values())))
+    if windows is None:
+        past = PastWindows(records, h, encoding, candidates, deepar_for, workers, log)
+        past.prepare(drops)
+        windows = past.window
     chosen_windows: dict[int, SelectionWindow] = {}
     fallbacks: dict[str, dict[str, dict[str, int]]] = {}
     rows = []

@@ -105,6 +105,20 @@ class PastWindows:
             )
         return self._done[drop]
 
+    def prepare(self, drops: Sequence[int]) -> None:
+        """Train what the windows ending ``drops`` periods before the end will need, before any
+        is forecast: where ``deepar_for`` has ``prefit(cut records by drop)``, DeepAR's refits
+        before all of them at once (they are independent, and train side by side)."""
+        prefit = getattr(self.deepar_for, "prefit", None)
+        if prefit is None or DEEPAR not in self.candidates:
+            return
+        cuts = {
+            drop: [cut_record(self.records[i], drop) for i in rows_at(self.records, drop, self.h)]
+            for drop in sorted(set(drops))
+            if drop not in self._done
+        }
+        prefit({drop: cut for drop, cut in cuts.items() if cut})
+
     def seen_from(self, origin: int) -> Callable[[int], WindowResult]:
         """The windows as a selection at ``origin`` periods before the end sees them: its
         window ending ``drop`` periods before its own end is this channel's ``origin + drop``
