@@ -306,3 +306,36 @@ def test_every_window_deepar_is_asked_for_is_trained_in_advance_in_one_batch():
     )
     assert len(rolled.prefit_drops) == 1 and rolled.prefit_drops[0] == sorted(set(rolled.asked))
     assert set(drops) <= set(rolled.asked)  # every origin's own window, and the windows that chose it
+
+
+def test_a_candidate_that_wins_every_window_gets_nearly_all_the_weight():
+    """Weights ∝ 1/loss² share the weight evenly between candidates of similar loss, even when
+    one wins every window with the other's errors only larger; the sharpness is chosen on the
+    windows left out, as the level is, and picks a high power there."""
+    rng = np.random.default_rng(11)
+    windows = []
+    for w in range(3):
+        actual = 100 + 5 * rng.standard_normal((40, 4))
+        good = actual + 2 * rng.standard_normal((40, 4))  # always closer than B
+        worse = actual + 1.5 * (good - actual) + 0.5  # the same errors, larger: averaging cannot help
+        windows.append(_window(actual, {"A": good, "B": worse}, drop=13 * (w + 1)))
+    choice = choose(windows, ["A", "B"], {})
+    assert choice.power > 2
+    assert choice.weights[:, 0].mean() > 0.9
+    even = level_weights(window_scores(windows, ["A", "B"]), {}, power=2.0)["global"]
+    assert even[0, 0] < 0.75  # what 1/loss² alone would have given A
+
+
+def test_candidates_that_take_turns_keep_shared_weights():
+    """When the windows disagree about the best candidate, a sharp choice loses on the window
+    left out, and the weights stay shared."""
+    rng = np.random.default_rng(12)
+    windows = []
+    for w in range(4):
+        actual = 100 + 5 * rng.standard_normal((40, 4))
+        a = actual + (1.0 if w % 2 else 4.0) + rng.standard_normal((40, 4))
+        b = actual - (4.0 if w % 2 else 1.0) + rng.standard_normal((40, 4))
+        windows.append(_window(actual, {"A": a, "B": b}, drop=13 * (w + 1)))
+    choice = choose(windows, ["A", "B"], {})
+    assert choice.power == 2.0
+    assert 0.3 < choice.weights[:, 0].mean() < 0.7

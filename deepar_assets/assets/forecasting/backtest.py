@@ -279,19 +279,20 @@ def backtest_report(
 def _selections(
     rechosen: dict[int, cb.OriginCombination], windows: list[bt.Window], drops: list[int], combination: Combination
 ) -> pd.DataFrame:
-    """How the combination was chosen at each origin: the level, the band's scale, the windows
+    """How the combination was chosen at each origin: the level, the weights' power, the band's scale, the windows
     it was chosen on (periods before the origin's window ends) and the mean weights."""
     rows = []
     for drop, window in zip(drops, windows, strict=True):
         if drop == 0 and not combination.deepar_only:
             level, scale = combination.levels[cb.VALIDATION_TARGET], combination.band_scales[cb.VALIDATION_TARGET]
+            power = combination.powers.get(cb.VALIDATION_TARGET, 2.0)
             weights = combination.weights[cb.VALIDATION_TARGET][combination.validation_rows]
             mean = {name: float(weights[:, c].mean()) for c, name in enumerate(combination.candidates)}
             reason = "the combination asset's choice (the published one)"
         elif drop in rechosen:
             chosen = rechosen[drop]
             choice = chosen.selection.choices[cb.VALIDATION_TARGET]
-            level, scale, mean = choice.level, choice.band_scale, chosen.mean_weights()
+            level, scale, mean, power = choice.level, choice.band_scale, chosen.mean_weights(), choice.power
             target_plan = chosen.selection.plans[cb.VALIDATION_TARGET]
             reason = f"windows {target_plan.drops} (periods before its window ends): {target_plan.reason}"
         else:
@@ -301,6 +302,7 @@ def _selections(
                 "origin": str(window.origins[0]),
                 "level": level,
                 "band_scale": round(float(scale), 4),
+                "weight_power": power,
                 **{f"weight_{name}": round(value, 4) for name, value in mean.items()},
                 "chosen_on": reason,
             }

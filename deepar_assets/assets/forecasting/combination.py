@@ -73,6 +73,7 @@ class Combination:
     uris: dict[str, str] = field(default_factory=dict)
     # how the weights were chosen (rolling_windows, shrinkage, cutoff): a rolling backtest re-chooses them so
     selection_settings: dict[str, float] = field(default_factory=dict)
+    powers: dict[str, float] = field(default_factory=dict)  # target → weights ∝ 1/loss^power (chosen on the windows)
 
     @property
     def deepar_only(self) -> bool:
@@ -144,6 +145,7 @@ def forecast_combination(
         weights = {t: np.ones((len(records), 1)) for t in (cb.VALIDATION_TARGET, cb.HORIZON_TARGET)}
         levels = dict.fromkeys(weights, "single")
         scales = dict.fromkeys(weights, 1.0)
+        powers: dict[str, float] = {}
     else:
         selection = cb.select(
             records,
@@ -160,8 +162,11 @@ def forecast_combination(
         weights = {t: c.weights for t, c in selection.choices.items()}
         levels = {t: c.level for t, c in selection.choices.items()}
         scales = {t: c.band_scale for t, c in selection.choices.items()}
+        powers = {t: c.power for t, c in selection.choices.items()}
         for target, target_plan in selection.plans.items():
-            context.log.info(f"{target}: {target_plan.reason}; level {levels[target]}")
+            context.log.info(
+                f"{target}: {target_plan.reason}; level {levels[target]}, weights ∝ 1/loss^{powers[target]:g}"
+            )
         for target, choice in selection.choices.items():
             if choice.level == "none":
                 context.log.warning(
@@ -227,12 +232,14 @@ def forecast_combination(
         outcome,
         uris,
         {"rolling": config.rolling_windows, "shrinkage": config.shrinkage, "cutoff": config.cutoff},
+        powers,
     )
     metadata: dict[str, Any] = {
         "model_id": best_model.model_id,
         "candidates": dg.MetadataValue.json(candidates),
         "levels": dg.MetadataValue.json(levels),
         "band_scales": dg.MetadataValue.json(scales),
+        "weight_powers": dg.MetadataValue.json(powers),
         "mean_weights": dg.MetadataValue.json(mean_weights),
         **{f"{name} {bt.GATE_METRIC}": float(scores.loc[name, bt.GATE_METRIC]) for name in scores.index},
         "combination mean_wQuantileLoss": float(scores.loc[COMBINED, "mean_wQuantileLoss"]),

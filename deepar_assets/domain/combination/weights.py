@@ -72,15 +72,20 @@ class Scores:
         )
 
 
-def _weights_from_loss(loss: np.ndarray, cutoff: float) -> np.ndarray:
-    """(groups, candidates) weights ∝ 1/loss² among the candidates within cutoff × the best;
-    rows without a finite loss get NaN."""
+POWERS = (2.0, 4.0, 8.0, 32.0)  # how sharply the weights follow the loss: 1/loss^power (32: nearly the best alone)
+
+
+def _weights_from_loss(loss: np.ndarray, cutoff: float, power: float = 2.0) -> np.ndarray:
+    """(groups, candidates) weights ∝ 1/loss^power among the candidates within cutoff × the
+    best; rows without a finite loss get NaN."""
     loss = np.asarray(loss, dtype=np.float64)
     finite = np.where(np.isfinite(loss), loss, np.inf)
     best = finite.min(axis=1, keepdims=True) if loss.size else loss
     with np.errstate(divide="ignore", invalid="ignore"):
         keep = np.isfinite(loss) & (loss <= cutoff * best)
-        raw = np.where(keep, 1.0 / np.maximum(loss, 1e-12) ** 2, 0.0)
+        # ≥ 1 and ≤ cutoff where kept (no overflow at high powers); the others get no weight anyway
+        ratio = np.where(keep, np.maximum(loss, 1e-12) / np.maximum(best, 1e-12), 1.0)
+        raw = np.where(keep, 1.0 / ratio**power, 0.0)
         total = raw.sum(axis=1, keepdims=True)
         return np.where(total > 0, raw / total, np.nan)
 
@@ -98,11 +103,12 @@ def level_weights(
     allowed: np.ndarray | None = None,
     shrinkage: float = 2.0,
     cutoff: float = 1.5,
+    power: float = 2.0,
 ) -> dict[str, np.ndarray]:
     """(series, candidates) weights at each level from ``windows``: ``global``, ``segment:<name>``
     for each segmentation in ``segments`` (name → (series,) the segment of each series), and
     ``series``; both shrunk towards the global weights. ``allowed``: (candidates,) which
-    candidates may take part."""
+    candidates may take part; ``power``: weights ∝ 1/loss^power."""
     num, den, n = scores.pooled(windows)
     allowed_mask = np.ones(num.shape[1], dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
     num = np.where(allowed_mask[None, :], num, np.inf)
@@ -111,7 +117,7 @@ def level_weights(
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(de > 0, nu / de, np.where(np.isinf(nu), np.inf, np.nan))
 
-    global_w = _weights_from_loss(loss(num.sum(axis=0, keepdims=True), den.sum(axis=0, keepdims=True)), cutoff)
+    global_w = _weights_from_loss(loss(num.sum(axis=0, keepdims=True), den.sum(axis=0, keepdims=True)), cutoff, power)
     if not np.isfinite(global_w).all():  # nothing scored at all: every allowed candidate equally
         global_w = (allowed_mask / allowed_mask.sum())[None, :]
     out = {"global": np.repeat(global_w, num.shape[0], axis=0)}
@@ -125,9 +131,9 @@ def level_weights(
         np.add.at(seg_n, inverse, n)
         seg_num = np.where(allowed_mask[None, :], seg_num, np.inf)
         out[f"segment:{name}"] = _shrink(
-            _weights_from_loss(loss(seg_num, seg_den), cutoff), global_w, seg_n, shrinkage
+            _weights_from_loss(loss(seg_num, seg_den), cutoff, power), global_w, seg_n, shrinkage
         )[inverse]
-    out["series"] = _shrink(_weights_from_loss(loss(num, den), cutoff), global_w, n, shrinkage)
+    out["series"] = _shrink(_weights_from_loss(loss(num, den), cutoff, power), global_w, n, shrinkage)
     return out
 
 
@@ -137,6 +143,7 @@ class Choice:
     weights: np.ndarray  # (series, candidates), rows sum to 1
     held_out_loss: dict[str, float]  # level → mean loss of the combined forecast on the windows left out
     band_scale: float = 1.0  # the combined band's width, as a multiple of the averaged one (see band_scale)
+    power: float = 2.0  # weights ∝ 1/loss^power
 
 
 def choose(
@@ -147,28 +154,37 @@ def choose(
     shrinkage: float = 2.0,
     cutoff: float = 1.5,
 ) -> Choice:
-    """The level whose combined forecast has the lowest loss on the window left out, weights
-    chosen on the others (leave-one-window-out), and that level's weights from every window."""
+    """The level and the sharpness (weights ∝ 1/loss^power, :data:`POWERS`) whose combined
+    forecast has the lowest loss on the window left out, weights chosen on the others
+    (leave-one-window-out), and those weights from every window. A candidate that wins every
+    window earns nearly all the weight at a high power; candidates that take turns share it at
+    a low one. ``held_out_loss``: per level, at its best power."""
     scores = window_scores(windows, candidates)
     held: dict[str, float] = {}
+    level, power = "global", 2.0
     if len(windows) > 1:
         levels = ["global", *[f"segment:{name}" for name in segments], "series"]
-        for level in levels:
-            losses = []
-            for out, window in enumerate(windows):
-                rest = [w for w in range(len(windows)) if w != out]
-                weights = level_weights(scores, segments, rest, allowed, shrinkage, cutoff)[level]
-                present = window.present
-                combined = combine(window.forecasts, candidates, weights, present)
-                num, den = loss_parts(window.actual[present], combined, window.weights[present])
-                if den.sum() > 0:
-                    losses.append(num.sum() / den.sum())
-            held[level] = float(np.mean(losses)) if losses else float("inf")
-        level = min(levels, key=lambda name: held[name])
-    else:
-        level = "global"
-    weights = level_weights(scores, segments, None, allowed, shrinkage, cutoff)[level]
-    return Choice(level, weights, held, band_scale(windows, candidates, weights))
+        tried: dict[tuple[str, float], float] = {}
+        for p in POWERS:
+            left_out = [
+                level_weights(
+                    scores, segments, [w for w in range(len(windows)) if w != out], allowed, shrinkage, cutoff, p
+                )
+                for out in range(len(windows))
+            ]
+            for name in levels:
+                losses = []
+                for out, window in enumerate(windows):
+                    present = window.present
+                    combined = combine(window.forecasts, candidates, left_out[out][name], present)
+                    num, den = loss_parts(window.actual[present], combined, window.weights[present])
+                    if den.sum() > 0:
+                        losses.append(num.sum() / den.sum())
+                tried[(name, p)] = float(np.mean(losses)) if losses else float("inf")
+        level, power = min(tried, key=lambda key: (tried[key], POWERS.index(key[1])))
+        held = {name: min(tried[(name, p)] for p in POWERS) for name in levels}
+    weights = level_weights(scores, segments, None, allowed, shrinkage, cutoff, power)[level]
+    return Choice(level, weights, held, band_scale(windows, candidates, weights), power)
 
 
 BAND_SCALES = tuple(np.round(np.arange(0.5, 4.01, 0.1), 2))
