@@ -70,7 +70,8 @@ def _claims_at_once(home: Path) -> list[tuple[str, bool]]:
     os.environ["DAGSTER_HOME"] = str(home)
     with dg.DagsterInstance.get() as instance:
         instance.event_log_storage.set_concurrency_slots("deepar-training", 1)
-    context = multiprocessing.get_context("fork")
+    # spawn, not fork: a fork of a process with threads (earlier tests leave some) can deadlock in the child
+    context = multiprocessing.get_context("spawn")
     barrier, claims = context.Barrier(PROCESSES), context.Queue()
     processes = [context.Process(target=_claim, args=(str(home), barrier, claims, i)) for i in range(PROCESSES)]
     for process in processes:
