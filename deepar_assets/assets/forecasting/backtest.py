@@ -302,7 +302,7 @@ def _selections(
                 "origin": str(window.origins[0]),
                 "level": level,
                 "band_scale": round(float(scale), 4),
-                "weight_power": power,
+                "loss_power": power,  # weights ∝ 1/loss^loss_power
                 **{f"weight_{name}": round(value, 4) for name, value in mean.items()},
                 "chosen_on": reason,
             }
