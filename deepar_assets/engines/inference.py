@@ -117,14 +117,6 @@ def forecaster(
     raise ConfigurationError(f"no forecaster for the {engine.name} engine")
 
 
-def refit_forecaster(
-    engine: TrainingEngine, model: RegisteredModel, dataset: DatasetRef, records: list[dict[str, Any]], log: Log = print
-) -> Forecaster:
-    """The model's hyperparameters trained again on ``records`` (histories cut at an earlier
-    origin), for a rolling backtest that never forecasts periods the model was trained on."""
-    return refit_forecasters(engine, model, dataset, {0: records}, log)[0]
-
-
 def refit_forecasters(
     engine: TrainingEngine,
     model: RegisteredModel,
@@ -133,9 +125,10 @@ def refit_forecasters(
     log: Log = print,
     workers: int = 0,
 ) -> dict[Any, Forecaster]:
-    """:func:`refit_forecaster` on each of several record sets (say, one per earlier origin),
-    trained side by side, one process per core (``workers``; 0: every core this process may
-    use)."""
+    """The model's hyperparameters trained again on each of several record sets (histories cut
+    at earlier origins, by key), for a rolling backtest that never forecasts periods the model
+    was trained on: side by side, one process per core (``workers``; 0: every core this
+    process may use)."""
     from deepar_assets.engines.local import LocalEngine
 
     if not isinstance(engine, LocalEngine):

@@ -329,8 +329,6 @@ class LocalEngine(TrainingEngine):
         model is trained as :meth:`fit` trains it, with the same seed."""
         from concurrent.futures import ProcessPoolExecutor
 
-        from gluonts.torch.model.predictor import PyTorchPredictor
-
         workers = min(workers or available_cores(), len(jobs))
         if workers <= 1:
             return {key: self.fit(dataset, records, hp, settings, seed) for key, records in jobs.items()}
@@ -356,11 +354,8 @@ class LocalEngine(TrainingEngine):
                             f"training {hp} on {len(jobs[key])} series ({key}) in a worker process failed: "
                             f"{type(exc).__name__}: {exc}"
                         ) from exc
-            with quiet_training():
-                for key, folder in folders.items():
-                    predictor = PyTorchPredictor.deserialize(folder, device="cpu")
-                    predictor.batch_size = PREDICT_BATCH_SIZE
-                    out[key] = predictor
+            for key, folder in folders.items():
+                out[key] = _read_predictor(folder)
         return out
 
     def forecast(
@@ -665,19 +660,13 @@ class LocalEngine(TrainingEngine):
     def load(self, model_id: str, which: str = PREDICTOR_DIR):
         """Load a saved model's predictor from the store: the forecasting model (refit to T)
         by default, or ``evaluated_predictor`` (trained to T − h, the one scored)."""
-        from gluonts.torch.model.predictor import PyTorchPredictor
-
         if not self.store.exists(f"models/{model_id}/{MODEL_CARD}"):
             raise TrainingError(
                 f"{self.store.uri(f'models/{model_id}')} has no {MODEL_CARD}: the model was never completely saved"
             )
         self.work_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.work_dir, prefix="load-") as scratch:
-            folder = self.store.get_folder(f"models/{model_id}/{which}", Path(scratch))
-            with quiet_training():
-                predictor = PyTorchPredictor.deserialize(folder, device="cpu")
-        predictor.batch_size = PREDICT_BATCH_SIZE
-        return predictor
+            return _read_predictor(self.store.get_folder(f"models/{model_id}/{which}", Path(scratch)))
 
 
 class _Objective:
@@ -746,6 +735,16 @@ def _fit_to_folder(
     predictor = LocalEngine(store=None, work_dir=work_dir).fit(dataset, records, hp, settings, seed)
     Path(folder).mkdir(parents=True, exist_ok=True)
     predictor.serialize(Path(folder))
+
+
+def _read_predictor(folder: Path):
+    """A predictor serialized into ``folder``, on the CPU, sampling in batches of PREDICT_BATCH_SIZE."""
+    from gluonts.torch.model.predictor import PyTorchPredictor
+
+    with quiet_training():
+        predictor = PyTorchPredictor.deserialize(Path(folder), device="cpu")
+    predictor.batch_size = PREDICT_BATCH_SIZE
+    return predictor
 
 
 def _fit_to_folder_in_worker(*args: Any) -> None:

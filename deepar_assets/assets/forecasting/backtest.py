@@ -131,17 +131,14 @@ def backtest_report(
             log=context.log.info,
         ):
             rechosen[rolled.drop] = rolled
+    at_origin = {d: bt.origin_records(validation, d, h) for d in drops}
     # DeepAR retrained before every other origin, side by side (those the combination made are kept).
     deepar_at.prefit(
-        {
-            d: bt.origin_records(validation, d, h)
-            for d in drops
-            if d not in rechosen or bt.DEEPAR not in combination.candidates
-        }
+        {d: records for d, records in at_origin.items() if d not in rechosen or bt.DEEPAR not in combination.candidates}
     )
     windows = []
     for drop in drops:
-        records = bt.origin_records(validation, drop, h)
+        records = at_origin[drop]
         chosen = rechosen.get(drop)
         if chosen is not None and bt.DEEPAR in combination.candidates:  # DeepAR's forecast there, already made
             deepar = {k: v[chosen.rows] for k, v in chosen.window.forecasts[bt.DEEPAR].items()}

@@ -15,13 +15,7 @@ from deepar_assets.domain.covariate_audit import clip_window, feature_rules
 from deepar_assets.domain.encoding import EncodedSeries, Encoding
 from deepar_assets.domain.spec import periods
 from deepar_assets.engines.base import DatasetRef, RegisteredModel
-from deepar_assets.engines.inference import (
-    Forecaster,
-    model_dataset,
-    model_encoding,
-    refit_forecaster,
-    refit_forecasters,
-)
+from deepar_assets.engines.inference import Forecaster, model_dataset, model_encoding, refit_forecasters
 from deepar_assets.resources.storage import StorageResource
 from deepar_assets.resources.training import TrainingResource
 from deepar_assets.storage.base import ObjectStore
@@ -126,12 +120,8 @@ class DeepARWindows:
         def forecast(cut: Records) -> dict[str, np.ndarray]:
             if drop == 0 and self.evaluated is not None:
                 return self.evaluated.predict(cut, cut=h)
-            cut = self._clipped(drop, cut)
-            if drop not in self.models:
-                self.models[drop] = refit_forecaster(
-                    self.ctx.engine, self.model, self.ctx.dataset, [bt.cut_record(r, h) for r in cut], log=self.log.info
-                )
-            return self.models[drop].predict(cut, cut=h)
+            self.prefit({drop: cut})  # nothing to do when it was trained in advance
+            return self.models[drop].predict(self._clipped(drop, cut), cut=h)
 
         return forecast
 

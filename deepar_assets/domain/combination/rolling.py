@@ -56,18 +56,17 @@ def rolling_combinations(
     ``deepar_for(drop)`` gives DeepAR's forecaster of the window ending ``drop`` periods
     before T, trained on the history before that window."""
     windows = PastWindows(records, h, encoding, candidates, deepar_for, workers, log)
+    seen_at = {drop: [cut_record(r, drop) for r in records] for drop in drops}  # the history each origin sees
     needed = set(drops)  # every origin's own window, and the windows its selection scores
-    for drop in drops:
-        seen = [cut_record(r, drop) for r in records]
+    for drop, seen in seen_at.items():
         for origin_plan in selection_plans(seen, h, encoding, rolling, (VALIDATION_TARGET,)).values():
             needed.update(drop + d for d in origin_plan.drops)
     windows.prepare(sorted(needed))
     out = []
     for drop in drops:
         log(f"origin {drop} periods before the validation window's end: choosing its combination")
-        seen = [cut_record(r, drop) for r in records]
         selection = select(
-            seen,
+            seen_at[drop],
             h,
             encoding,
             candidates,
