@@ -83,14 +83,22 @@ class LocalForecaster(Forecaster):
     def __init__(self, engine, model: RegisteredModel, dataset: DatasetRef, which: str, predictor=None):
         self.engine = engine
         self.dataset = dataset
+        self.model_id, self.which = model.model_id, which
+        self.saved = predictor is None  # a saved model, whose kept samples (best_model's validation forecast) count
         self.seed = int(model.card.get("seed", 0))
         self.predictor = predictor if predictor is not None else engine.load(model.model_id, which)
         self.batch_size = int(self.predictor.batch_size)
+        self.reused = 0  # calls answered with a forecast the model had already sampled
 
     def predict(self, records: list[dict[str, Any]], cut: int = 0) -> dict[str, np.ndarray]:
         if not records:
             h = self.dataset.prediction_length
             return {k: np.zeros((0, h)) for k in ("mean", *[f"p{round(q * 100)}" for q in QUANTILES])}
+        if self.saved:
+            kept = self.engine.sampled(self.model_id, self.which, records, self.seed, cut)
+            if kept is not None:
+                self.reused += 1
+                return kept
         return self.engine.forecast(self.predictor, self.dataset, records, self.seed, cut)
 
 

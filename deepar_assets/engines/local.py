@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import logging
 import math
@@ -64,13 +65,16 @@ from deepar_assets.engines.base import (
     TuningSettings,
 )
 from deepar_assets.engines.windows import fast_deepar_estimator, held_out_loss_callback
-from deepar_assets.errors import ConfigurationError, TrainingError
+from deepar_assets.errors import ConfigurationError, ObjectNotFoundError, TrainingError
 from deepar_assets.storage.base import ObjectStore
 from deepar_assets.storage.versions import read_verified
 
 PREDICTOR_DIR = "predictor"  # refit on every period up to T: the model forecasts use
 EVALUATED_PREDICTOR_DIR = "evaluated_predictor"  # trained up to T - h: the model scored on validation
 VALIDATION_FORECASTS = "validation_forecasts.csv"
+# Forecasts a saved model has already sampled, named by what they were sampled from (sample_key):
+# best_model's validation forecast, which the combination and the backtest would otherwise sample again.
+SAMPLED_DIR = "sampled"
 # Series per prediction batch: sampling is compute-bound, so a few hundred rows × samples per
 # step amortize Python's per-batch work without thrashing the cache.
 PREDICT_BATCH_SIZE = 128
@@ -605,6 +609,11 @@ class LocalEngine(TrainingEngine):
             (scratch / EVALUATED_PREDICTOR_DIR).mkdir()
             evaluated.serialize(scratch / EVALUATED_PREDICTOR_DIR)
             report["frame"].to_csv(scratch / VALIDATION_FORECASTS, index=False, float_format="%.2f")
+            (scratch / SAMPLED_DIR).mkdir()
+            sampled: dict[str, Any] = forecast  # kept for the combination and the backtest (LocalEngine.sampled)
+            np.savez(
+                scratch / SAMPLED_DIR / f"{EVALUATED_PREDICTOR_DIR}-{sample_key(validation, seed, h)}.npz", **sampled
+            )
             card = {
                 "model_id": model_id,
                 "engine": self.name,
@@ -657,6 +666,20 @@ class LocalEngine(TrainingEngine):
             scratch_dir.cleanup()
         return RegisteredModel(model_id=model_id, uri=self.store.uri(prefix), card=card)
 
+    def sampled(
+        self, model_id: str, which: str, records: list[dict[str, Any]], seed: int, cut: int
+    ) -> dict[str, np.ndarray] | None:
+        """The forecast the saved model ``which`` sampled from exactly these records with this
+        seed and cut, when it was kept (best_model keeps its validation forecast); else None.
+        Sampling is seeded per call, so it is the forecast :meth:`forecast` would give."""
+        key = f"models/{model_id}/{SAMPLED_DIR}/{which}-{sample_key(records, seed, cut)}.npz"
+        try:
+            data = self.store.get_bytes(key)
+        except ObjectNotFoundError:
+            return None
+        with np.load(io.BytesIO(data)) as saved:
+            return {name: saved[name] for name in saved.files}
+
     def load(self, model_id: str, which: str = PREDICTOR_DIR):
         """Load a saved model's predictor from the store: the forecasting model (refit to T)
         by default, or ``evaluated_predictor`` (trained to T − h, the one scored)."""
@@ -667,6 +690,18 @@ class LocalEngine(TrainingEngine):
         self.work_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.work_dir, prefix="load-") as scratch:
             return _read_predictor(self.store.get_folder(f"models/{model_id}/{which}", Path(scratch)))
+
+
+def sample_key(records: list[dict[str, Any]], seed: int, cut: int) -> str:
+    """What a forecast is sampled from, as a digest: every record's categories, start, target
+    and features, in order (a batch's samples depend on the rows before it), the seed and the cut."""
+    digest = hashlib.sha256(f"{seed}:{cut}:{len(records)}".encode())
+    for record in records:
+        digest.update(json.dumps([record.get(FIELD_CAT), str(record.get(FIELD_START))]).encode())
+        digest.update(np.ascontiguousarray(record[FIELD_TARGET], dtype=np.float64).tobytes())
+        if FIELD_DYNAMIC_FEAT in record:
+            digest.update(np.ascontiguousarray(record[FIELD_DYNAMIC_FEAT], dtype=np.float64).tobytes())
+    return digest.hexdigest()[:32]
 
 
 class _Objective:

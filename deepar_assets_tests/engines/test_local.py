@@ -17,6 +17,7 @@ from deepar_assets.domain.hyperparameters import CategoricalRange, ContinuousRan
 from deepar_assets.domain.reading import read_dataset
 from deepar_assets.domain.spec.load import load_spec
 from deepar_assets.engines.base import TuningSettings, dataset_facts
+from deepar_assets.engines.inference import EVALUATED_PREDICTOR, forecaster
 from deepar_assets.engines.local import LocalEngine, lags_for, period_freq, to_gluonts_entries
 from deepar_assets.errors import ConfigurationError, TrainingError
 from deepar_assets.storage.datasets import publish_dataset
@@ -112,6 +113,16 @@ def test_tune_register_reload_forecast(setup, tmp_path):
     assert forecast["mean"].shape == (len(validation), dataset.prediction_length)
     assert np.all(forecast["p10"] <= forecast["p90"])
     assert np.isfinite(forecast["mean"]).all()
+    # The combination and the backtest get that forecast as best_model kept it, not sampled again;
+    # other records (one value changed) are sampled.
+    evaluated = forecaster(engine, model, dataset, which=EVALUATED_PREDICTOR)
+    kept = evaluated.predict(validation, cut=dataset.prediction_length)
+    assert evaluated.reused == 1 and set(kept) == set(forecast)
+    for key, values in forecast.items():
+        np.testing.assert_allclose(kept[key], values, rtol=1e-6)
+    changed = [{**validation[0], "target": validation[0]["target"] + 1.0}, *validation[1:]]
+    resampled = evaluated.predict(changed, cut=dataset.prediction_length)
+    assert evaluated.reused == 1 and not np.array_equal(resampled["mean"][0], kept["mean"][0])
     # Forecasting past the last week needs the features of the weeks ahead.
     with pytest.raises(TrainingError, match="dynamic_feat covers"):
         engine.forecast(reloaded, dataset, validation, seed=5, cut=0)
