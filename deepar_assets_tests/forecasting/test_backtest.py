@@ -13,6 +13,7 @@ import pytest
 
 from deepar_assets.constants import QUANTILES
 from deepar_assets.domain import backtest as bt
+from deepar_assets.domain import combination as cb
 from deepar_assets.domain import metrics
 from deepar_assets.domain.baselines import seasonal_naive
 from deepar_assets.domain.encoding import CatSpec, Encoding
@@ -106,6 +107,28 @@ def test_a_window_reports_the_series_each_baseline_could_not_fit_by_reason():
         "reasons": None,
     }
     assert bt.Window.stack([window.rows(np.array([True, True, False]))]).fallback_report() == {}
+
+
+def test_baselines_the_combination_fitted_on_the_same_histories_are_taken_as_they_are(monkeypatch):
+    """The combination's fits of a window (forecasts and each row's fallback reason) make the
+    backtest's window of the same origin without fitting anything again."""
+    records = [*_monthly_records(), {"start": "2018-07-01 00:00:00", "target": np.arange(6.0) + 1, "cat": [1, 1]}]
+    deepar = {"mean": np.zeros((3, H)), **{k: np.zeros((3, H)) for k in bt.quantile_keys()}}
+    fitted_here = bt.build_window(records, H, _monthly_encoding(), deepar, ["AutoETS", "MSTL"])
+    names = [bt.SEASONAL_NAIVE, "AutoETS", "MSTL"]
+    chosen, _ = cb.candidate_window(records, 0, H, _monthly_encoding(), names, None)
+    rows = np.flatnonzero(chosen.present)
+    handed = {n: ({k: v[rows] for k, v in chosen.forecasts[n].items()}, chosen.reasons[n][rows]) for n in names}
+
+    def no_fitting(*args, **kwargs):
+        raise AssertionError("fitted again")
+
+    monkeypatch.setattr("deepar_assets.domain.backtest.window.baseline_forecasts", no_fitting)
+    taken = bt.build_window(records, H, _monthly_encoding(), deepar, ["AutoETS", "MSTL"], fitted=handed)
+    for name in names:
+        for key, values in fitted_here.forecasts[name].items():
+            np.testing.assert_array_equal(taken.forecasts[name][key], values)
+    assert taken.fallback_report() == fitted_here.fallback_report() != {}
 
 
 def test_unknown_baseline_is_refused():

@@ -207,6 +207,10 @@ def test_backtest_report_compares_against_baselines(published):
         assert sum(fell["reasons"].values()) == 1 and all(reason for reason in fell["reasons"])
     logged = [e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING]
     assert any(m.startswith("AutoETS could not fit every series; seasonal naive stands in") for m in logged)
+    # The baselines at both origins are the combination's own fits (its validation window and the
+    # origin it re-chose at), fallbacks included: fitted once.
+    infos = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert sum("seasonal_naive, AutoETS, MSTL as the combination fitted them" in m for m in infos) == 2
     assert report["best_baseline"] == meta["best_baseline"] != "DeepAR"
     losers = pd.read_csv(store.uri(f"backtests/{model_id}/losers.csv"))
     assert len(losers) == meta["series_where_deepar_loses"]

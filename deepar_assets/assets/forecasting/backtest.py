@@ -144,7 +144,10 @@ def backtest_report(
             deepar = {k: v[chosen.rows] for k, v in chosen.window.forecasts[bt.DEEPAR].items()}
         else:
             deepar = deepar_at(drop)(records)
-        window = bt.build_window(records, h, ctx.encoding, deepar, config.baselines, workers)
+        fitted = _fitted_before(combination, chosen, drop, len(records), [bt.SEASONAL_NAIVE, *config.baselines])
+        if fitted:
+            context.log.info(f"origin {drop} periods before T: {', '.join(fitted)} as the combination fitted them")
+        window = bt.build_window(records, h, ctx.encoding, deepar, config.baselines, workers, fitted)
         if chosen is not None:
             window.forecasts[COMBINED] = chosen.forecast
         elif drop == 0 and not combination.deepar_only:
@@ -271,6 +274,28 @@ def backtest_report(
             **extra,
         },
     )
+
+
+def _fitted_before(
+    combination: Combination, chosen: cb.OriginCombination | None, drop: int, n: int, wanted: list[str]
+) -> dict[str, tuple[dict[str, np.ndarray], np.ndarray]]:
+    """The baselines the combination already fitted on this origin's histories (its validation
+    window, or the window of an origin it re-chose at), with each row's fallback reason: the
+    same fits the backtest would make, row for row."""
+    if chosen is not None:
+        rows = chosen.rows
+        forecasts = {k: {q: v[rows] for q, v in f.items()} for k, f in chosen.window.forecasts.items()}
+        reasons = {k: r[rows] for k, r in chosen.window.reasons.items()}
+    elif drop == 0 and len(combination.validation_rows) == n:
+        forecasts, reasons = combination.validation, getattr(combination, "validation_reasons", {})
+    else:
+        return {}
+    blank = np.full(n, "", dtype=object)
+    return {
+        name: (forecasts[name], reasons.get(name, blank))
+        for name in wanted
+        if name in forecasts and (name == bt.SEASONAL_NAIVE or name in reasons)
+    }
 
 
 def _selections(

@@ -74,6 +74,8 @@ class Combination:
     # how the weights were chosen (rolling_windows, shrinkage, cutoff): a rolling backtest re-chooses them so
     selection_settings: dict[str, float] = field(default_factory=dict)
     powers: dict[str, float] = field(default_factory=dict)  # target → weights ∝ 1/loss^power (chosen on the windows)
+    # statistical candidate → on validation_rows, why its forecast there is seasonal naive's ("" where its own)
+    validation_reasons: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def deepar_only(self) -> bool:
@@ -233,6 +235,7 @@ def forecast_combination(
         uris,
         {"rolling": config.rolling_windows, "shrinkage": config.shrinkage, "cutoff": config.cutoff},
         powers,
+        {name: reasons[rows] for name, reasons in window.reasons.items()},
     )
     metadata: dict[str, Any] = {
         "model_id": best_model.model_id,

@@ -203,12 +203,14 @@ def build_window(
     deepar: Mapping[str, np.ndarray],
     baselines: Sequence[str] = (),
     workers: int = 1,
+    fitted: Mapping[str, tuple[Mapping[str, np.ndarray], np.ndarray]] | None = None,
 ) -> Window:
     """DeepAR's forecast of the last ``h`` points of ``records`` beside seasonal naive and the
     given statistical baselines (fitted on each history, with the spec's season), the actuals,
     each point's weight (``encoding.period_weights``) and the decoded keys. A series a
     statistical model cannot fit is forecast by seasonal naive in its row, and the reason kept
-    in ``fallbacks`` (see :meth:`Window.fallback_report`)."""
+    in ``fallbacks`` (see :meth:`Window.fallback_report`). ``fitted``: baselines already fitted
+    on exactly these histories (name → forecast and each row's fallback reason), taken as they are."""
     season = int(encoding.season_length)
     targets = [np.asarray(r[FIELD_TARGET], dtype=np.float64) for r in records]
     histories = window_histories(targets, h)
@@ -223,10 +225,13 @@ def build_window(
     forecasts = {DEEPAR: dict(deepar)}
     fallbacks: dict[str, np.ndarray] = {}
     for name in [SEASONAL_NAIVE, *baselines]:
-        fitted = baseline_forecasts(histories, h, name, season, workers=workers)
-        forecasts[name] = fitted.forecast
+        if fitted and name in fitted:
+            forecasts[name], reasons = dict(fitted[name][0]), np.asarray(fitted[name][1], dtype=object)
+        else:
+            result = baseline_forecasts(histories, h, name, season, workers=workers)
+            forecasts[name], reasons = result.forecast, result.fallback_reasons(len(records))
         if name != SEASONAL_NAIVE:
-            fallbacks[name] = fitted.fallback_reasons(len(records))
+            fallbacks[name] = reasons
     check_forecasts(forecasts, (len(records), h))
     return Window(
         keys=pd.DataFrame({name: [d[name] for d in decoded] for name in key_columns(encoding)}),

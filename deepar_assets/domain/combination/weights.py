@@ -25,7 +25,7 @@ the lowest loss wins (global when there is a single window).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -227,6 +227,8 @@ class SelectionWindow:
     weights: np.ndarray
     forecasts: dict[str, dict[str, np.ndarray]]  # candidate → mean / p10 … p90, (series, h)
     present: np.ndarray  # (series,) which series have a forecast at this window
+    # statistical candidate → (series,) why its forecast there is seasonal naive's ("" where its own)
+    reasons: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def window_scores(windows: Sequence[SelectionWindow], candidates: Sequence[str]) -> Scores:

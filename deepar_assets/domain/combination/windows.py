@@ -55,6 +55,7 @@ def candidate_window(
         weights[rows] = window_weights(window_periods(cut, h, encoding.freq), encoding, h)
     forecasts: dict[str, dict[str, np.ndarray]] = {}
     fallbacks: dict[str, dict[str, int]] = {}
+    reasons: dict[str, np.ndarray] = {}
     for name in candidates:
         if name == DEEPAR:
             if deepar is None:
@@ -65,6 +66,8 @@ def candidate_window(
             fitted = result.forecast
             if result.fallbacks:
                 fallbacks[name] = result.reason_counts()
+            reasons[name] = np.full(n, "", dtype=object)
+            reasons[name][rows] = result.fallback_reasons(len(rows))
         full = {}
         for key in ("mean", *quantile_keys()):
             values = np.full((n, h), np.nan)
@@ -74,7 +77,7 @@ def candidate_window(
         forecasts[name] = full
     present = np.zeros(n, dtype=bool)
     present[rows] = True
-    return SelectionWindow(drop, actual, weights, forecasts, present), fallbacks
+    return SelectionWindow(drop, actual, weights, forecasts, present, reasons), fallbacks
 
 
 WindowResult = tuple[SelectionWindow, dict[str, dict[str, int]]]
