@@ -339,3 +339,35 @@ def test_candidates_that_take_turns_keep_shared_weights():
     choice = choose(windows, ["A", "B"], {})
     assert choice.power == 2.0
     assert 0.3 < choice.weights[:, 0].mean() < 0.7
+
+
+def test_windows_without_the_targets_special_periods_choose_no_sharp_winner():
+    """When the target holds special periods that no past window holds and only the seasonal
+    candidates take part, the windows still choose the level, but the weights stay 1/loss²: a
+    sharp winner would rest on event-free windows alone."""
+    rng = np.random.default_rng(13)
+    # 30 weeks ending with the special 2021-02-14 (season position 2) in the validation window:
+    # too short a history for the same window a season earlier.
+    records = [
+        {"start": "2020-08-02 00:00:00", "target": (100 + rng.standard_normal(30)).tolist(), "cat": [s, d]}
+        for s in range(3)
+        for d in range(4)
+    ]
+    made: dict[int, SelectionWindow] = {}
+
+    def windows(drop: int):
+        if drop not in made:  # SN wins every window, MSTL has the same errors, larger
+            actual = 100 + 5 * rng.standard_normal((12, H))
+            good = actual + 2 * rng.standard_normal((12, H))
+            made[drop] = _window(actual, {SEASONAL_NAIVE: good, "MSTL": actual + 1.5 * (good - actual) + 0.5}, drop)
+        return made[drop], {}
+
+    candidates = [SEASONAL_NAIVE, "MSTL"]
+    selection = cb.select(records, H, ENCODING, candidates, None, windows=windows, log=lambda _: None)
+    plan = selection.plans[cb.VALIDATION_TARGET]
+    assert plan.seasonal_only and len(plan.drops) >= 2
+    chosen = selection.choices[cb.VALIDATION_TARGET]
+    assert chosen.power == 2.0 and chosen.weights[:, 0].mean() < 0.8
+    # Free to sharpen, the same windows would have given seasonal naive nearly everything.
+    free = choose([made[d] for d in plan.drops], candidates, {})
+    assert free.power > 2 and free.weights[:, 0].mean() > chosen.weights[:, 0].mean()

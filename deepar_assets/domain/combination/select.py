@@ -14,7 +14,7 @@ from deepar_assets.constants import FIELD_CAT, FIELD_START, FIELD_TARGET, QUANTI
 from deepar_assets.domain import metrics
 from deepar_assets.domain.backtest.scores import DEEPAR
 from deepar_assets.domain.combination.origins import SEASONAL_CANDIDATES, SelectionPlan, plan
-from deepar_assets.domain.combination.weights import Choice, SelectionWindow, choose, loss_parts
+from deepar_assets.domain.combination.weights import POWERS, Choice, SelectionWindow, choose, loss_parts
 from deepar_assets.domain.combination.windows import PastWindows, Records, WindowResult
 from deepar_assets.domain.encoding import Encoding
 from deepar_assets.domain.spec import periods as P
@@ -128,8 +128,12 @@ def select(
         if not allowed.any():
             allowed[:] = True
         chosen = [chosen_windows[d] for d in target_plan.drops]
+        # Windows that hold none of the target's special periods show how the seasonal candidates
+        # do on ordinary periods, not in the event: they choose the level, but not a sharp
+        # winner, which would rest on event-free windows alone; the weights stay 1/loss².
+        powers = POWERS[:1] if target_plan.seasonal_only else POWERS
         choices[target] = (
-            choose(chosen, candidates, segments, allowed, shrinkage, cutoff)
+            choose(chosen, candidates, segments, allowed, shrinkage, cutoff, powers)
             if chosen
             else _only_deepar(candidates, len(records))
         )

@@ -153,19 +153,20 @@ def choose(
     allowed: np.ndarray | None = None,
     shrinkage: float = 2.0,
     cutoff: float = 1.5,
+    powers: Sequence[float] = POWERS,
 ) -> Choice:
-    """The level and the sharpness (weights ∝ 1/loss^power, :data:`POWERS`) whose combined
+    """The level and the sharpness (weights ∝ 1/loss^power, one of ``powers``) whose combined
     forecast has the lowest loss on the window left out, weights chosen on the others
     (leave-one-window-out), and those weights from every window. A candidate that wins every
     window earns nearly all the weight at a high power; candidates that take turns share it at
     a low one. ``held_out_loss``: per level, at its best power."""
     scores = window_scores(windows, candidates)
     held: dict[str, float] = {}
-    level, power = "global", 2.0
+    level, power = "global", float(powers[0])
     if len(windows) > 1:
         levels = ["global", *[f"segment:{name}" for name in segments], "series"]
         tried: dict[tuple[str, float], float] = {}
-        for p in POWERS:
+        for p in powers:
             left_out = [
                 level_weights(
                     scores, segments, [w for w in range(len(windows)) if w != out], allowed, shrinkage, cutoff, p
@@ -181,8 +182,8 @@ def choose(
                     if den.sum() > 0:
                         losses.append(num.sum() / den.sum())
                 tried[(name, p)] = float(np.mean(losses)) if losses else float("inf")
-        level, power = min(tried, key=lambda key: (tried[key], POWERS.index(key[1])))
-        held = {name: min(tried[(name, p)] for p in POWERS) for name in levels}
+        level, power = min(tried, key=lambda key: (tried[key], list(powers).index(key[1])))
+        held = {name: min(tried[(name, p)] for p in powers) for name in levels}
     weights = level_weights(scores, segments, None, allowed, shrinkage, cutoff, power)[level]
     return Choice(level, weights, held, band_scale(windows, candidates, weights), power)
 
