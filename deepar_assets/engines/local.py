@@ -736,10 +736,17 @@ class _Objective:
                 return True
             return False
 
+        # The held-out loss after each epoch only serves the pruner: a search of no more trials
+        # than the pruner waits for (or none) trains without it, every epoch.
+        watched = settings.prune and settings.max_trials > PRUNE_AFTER_TRIALS
         try:
             began = time.monotonic()
-            predictor = engine.fit(dataset, self.train, hp, settings, seed, validation=self.held_out, on_epoch=report)
+            predictor = engine.fit(
+                dataset, self.train, hp, settings, seed, validation=self.held_out if watched else None, on_epoch=report
+            )
             trial.set_user_attr("train_seconds", round(time.monotonic() - began, 2))
+            if not watched:
+                trial.set_user_attr("epochs_run", int(hp["epochs"]))
             if pruned:
                 raise optuna.TrialPruned(f"pruned after epoch {pruned[0] + 1}")
             began = time.monotonic()

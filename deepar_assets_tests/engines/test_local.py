@@ -5,6 +5,7 @@ channel files directly (``datasets.py``)."""
 
 import io
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from deepar_assets.domain.reading import read_dataset
 from deepar_assets.domain.spec.load import load_spec
 from deepar_assets.engines.base import TuningSettings, dataset_facts
 from deepar_assets.engines.inference import EVALUATED_PREDICTOR, forecaster
-from deepar_assets.engines.local import LocalEngine, lags_for, period_freq, to_gluonts_entries
+from deepar_assets.engines.local import PRUNE_AFTER_TRIALS, LocalEngine, lags_for, period_freq, to_gluonts_entries
 from deepar_assets.errors import ConfigurationError, TrainingError
 from deepar_assets.storage.datasets import publish_dataset
 from deepar_assets.storage.local import FolderStore
@@ -188,6 +189,26 @@ def test_epoch_callback_stops_training(setup):
     )
     assert [e for e, _ in seen] == [0, 1]
     assert all(np.isfinite(loss) for _, loss in seen)
+
+
+def test_the_held_out_loss_is_computed_only_where_the_pruner_can_use_it(setup, monkeypatch):
+    """The pruner waits for PRUNE_AFTER_TRIALS trials: a search of no more trials trains without
+    the held-out loss after each epoch (and says every epoch ran); a longer one watches it."""
+    engine, dataset, _ = setup
+    watched = []
+    real = LocalEngine.fit
+
+    def fit(self, *args, validation=None, on_epoch=None, **kwargs):
+        watched.append(validation is not None)
+        return real(self, *args, validation=validation, on_epoch=on_epoch, **kwargs)
+
+    monkeypatch.setattr(LocalEngine, "fit", fit)
+    result = engine.tune(dataset, TINY_SPACE, TINY, lambda _: None)
+    assert watched == [False, False]
+    assert [t.metrics["epochs_run"] for t in result.trials] == [t.hyperparameters["epochs"] for t in result.trials]
+    watched.clear()
+    engine.tune(dataset, TINY_SPACE, replace(TINY, max_trials=PRUNE_AFTER_TRIALS + 1), lambda _: None)
+    assert watched == [True] * (PRUNE_AFTER_TRIALS + 1)
 
 
 def test_held_out_loss_only_watches(setup):
