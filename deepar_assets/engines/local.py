@@ -736,9 +736,7 @@ class _Objective:
                 return True
             return False
 
-        # The held-out loss after each epoch only serves the pruner: a search of no more trials
-        # than the pruner waits for (or none) trains without it, every epoch.
-        watched = settings.prune and settings.max_trials > PRUNE_AFTER_TRIALS
+        watched = _prunes(settings)  # the held-out loss after each epoch only serves the pruner
         try:
             began = time.monotonic()
             predictor = engine.fit(
@@ -863,10 +861,16 @@ def _sampler(seed: int):
         return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
 
 
+def _prunes(settings: TuningSettings) -> bool:
+    """Whether the search can prune a trial: pruning is on and the search has more trials than
+    the pruner waits for (a shorter one trains every trial without the held-out loss)."""
+    return settings.prune and settings.max_trials > PRUNE_AFTER_TRIALS
+
+
 def _pruner(settings: TuningSettings):
     import optuna
 
-    if not settings.prune:
+    if not _prunes(settings):
         return optuna.pruners.NopPruner()
     return optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER_TRIALS, n_warmup_steps=PRUNE_WARMUP_EPOCHS)
 

@@ -284,8 +284,8 @@ def _fitted_before(
     same fits the backtest would make, row for row."""
     if chosen is not None:
         rows = chosen.rows
-        forecasts = {k: {q: v[rows] for q, v in f.items()} for k, f in chosen.window.forecasts.items()}
-        reasons = {k: r[rows] for k, r in chosen.window.reasons.items()}
+        forecasts = {k: {q: v[rows] for q, v in f.items()} for k, f in chosen.window.forecasts.items() if k in wanted}
+        reasons = {k: r[rows] for k, r in chosen.window.reasons.items() if k in wanted}
     elif drop == 0 and len(combination.validation_rows) == n:
         forecasts, reasons = combination.validation, getattr(combination, "validation_reasons", {})
     else:
