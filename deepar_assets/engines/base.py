@@ -113,7 +113,9 @@ class TrainingEngine(ABC):
     def tune(self, dataset: DatasetRef, space: SearchSpace, settings: TuningSettings, log: Log) -> TuningResult: ...
 
     @abstractmethod
-    def register_best(self, tuning: TuningResult, log: Log) -> RegisteredModel: ...
+    def register_best(self, tuning: TuningResult, log: Log, members: int = 1) -> RegisteredModel:
+        """The best trial's hyperparameters as a registered model; ``members`` > 1 asks for an
+        ensemble of that many networks trained with consecutive seeds (where the engine can)."""
 
 
 def dataset_facts(store: ObjectStore, dataset: DatasetRef, counts: bool = True) -> SpaceFacts:

@@ -86,8 +86,10 @@ class LocalForecaster(Forecaster):
         self.model_id, self.which = model.model_id, which
         self.saved = predictor is None  # a saved model, whose kept samples (best_model's validation forecast) count
         self.seed = int(model.card.get("seed", 0))
-        self.predictor = predictor if predictor is not None else engine.load(model.model_id, which)
-        self.batch_size = int(self.predictor.batch_size)
+        # One predictor, or an ensemble's members (whose samples the engine pools)
+        self.predictor = predictor if predictor is not None else _one_or_all(engine.load_members(model.model_id, which))
+        first = self.predictor[0] if isinstance(self.predictor, list) else self.predictor
+        self.batch_size = int(first.batch_size)
         self.reused = 0  # calls answered with a forecast the model had already sampled
 
     def predict(self, records: list[dict[str, Any]], cut: int = 0) -> dict[str, np.ndarray]:
@@ -150,10 +152,32 @@ def refit_forecasters(
         hyperparameters = card["hyperparameters"]
     except (KeyError, TypeError) as exc:
         raise TrainingError(f"model {model.model_id}'s card lacks what a refit needs ({exc})") from None
+    seeds = [int(s) for s in (card.get("members") or {}).get("seeds", [card.get("seed", 0)])]
     sizes = ", ".join(f"{key}: {len(records)} series" for key, records in jobs.items())
-    log(f"refitting {model.model_id}'s hyperparameters on histories cut at {len(jobs)} earlier origin(s) ({sizes})")
-    predictors = engine.fit_many(dataset, jobs, hyperparameters, settings, int(card.get("seed", 0)), workers)
-    return {key: LocalForecaster(engine, model, dataset, which="refit", predictor=p) for key, p in predictors.items()}
+    networks = f", {len(seeds)} networks each (seeds {seeds}) as the model has" if len(seeds) > 1 else ""
+    log(
+        f"refitting {model.model_id}'s hyperparameters on histories cut at {len(jobs)} earlier origin(s) "
+        f"({sizes}){networks}"
+    )
+    every = {(key, number): records for key, records in jobs.items() for number in range(len(seeds))}
+    predictors = engine.fit_many(
+        dataset, every, hyperparameters, settings, seeds[0], workers, seeds={k: seeds[k[1]] for k in every}
+    )
+    return {
+        key: LocalForecaster(
+            engine,
+            model,
+            dataset,
+            which="refit",
+            predictor=_one_or_all([predictors[key, n] for n in range(len(seeds))]),
+        )
+        for key in jobs
+    }
+
+
+def _one_or_all(members: list) -> Any:
+    """A single model's predictor as itself, an ensemble's members as a list."""
+    return members[0] if len(members) == 1 else members
 
 
 def read_channel(store: ObjectStore, dataset: DatasetRef, channel: str) -> list[dict[str, Any]]:

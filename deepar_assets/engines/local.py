@@ -326,47 +326,72 @@ class LocalEngine(TrainingEngine):
         settings: TuningSettings,
         seed: int,
         workers: int = 0,
+        seeds: dict[Any, int] | None = None,
     ) -> dict[Any, Any]:
         """:meth:`fit` on each of several record sets (one model per key), up to ``workers``
         at a time (0: the cores this process may use), each in a spawned process of its own:
         training runs on one thread, so one process per core trains them side by side. Every
-        model is trained as :meth:`fit` trains it, with the same seed."""
+        model is trained as :meth:`fit` trains it, with ``seed`` or its key's ``seeds``."""
+        seeds = {key: (seeds or {}).get(key, seed) for key in jobs}
+        workers = min(workers or available_cores(), len(jobs))
+        if workers <= 1:
+            return {key: self.fit(dataset, records, hp, settings, seeds[key]) for key, records in jobs.items()}
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.work_dir, prefix="fit-many-") as scratch:
+            folders = {key: Path(scratch) / f"model-{number}" for number, key in enumerate(jobs)}
+            self.fit_to_folders(dataset, jobs, hp, settings, seeds, folders, workers)
+            return {key: _read_predictor(folder) for key, folder in folders.items()}
+
+    def fit_to_folders(
+        self,
+        dataset: DatasetRef,
+        jobs: dict[Any, list[dict[str, Any]]],
+        hp: dict[str, Any],
+        settings: TuningSettings,
+        seeds: dict[Any, int],
+        folders: dict[Any, Path],
+        workers: int = 0,
+    ) -> None:
+        """Train one model per key of ``jobs`` with its seed and serialize it into its folder:
+        up to ``workers`` at a time (0: the cores this process may use) in spawned processes,
+        or one after the other in this one."""
         from concurrent.futures import ProcessPoolExecutor
 
         workers = min(workers or available_cores(), len(jobs))
+        self.work_dir.mkdir(parents=True, exist_ok=True)
         if workers <= 1:
-            return {key: self.fit(dataset, records, hp, settings, seed) for key, records in jobs.items()}
+            for key, records in jobs.items():
+                _fit_to_folder(self.work_dir, dataset, records, hp, settings, seeds[key], folders[key])
+            return
         import multiprocessing
 
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        out: dict[Any, Any] = {}
-        with tempfile.TemporaryDirectory(dir=self.work_dir, prefix="fit-many-") as scratch:
-            folders = {key: Path(scratch) / f"model-{number}" for number, key in enumerate(jobs)}
-            context = multiprocessing.get_context("spawn")  # spawn: the parent may hold torch's and Dagster's threads
-            with ProcessPoolExecutor(workers, mp_context=context, initializer=exit_with_parent) as pool:
-                futures = {
-                    key: pool.submit(_fit_to_folder, self.work_dir, dataset, records, hp, settings, seed, folders[key])
-                    for key, records in jobs.items()
-                }
-                for key, future in futures.items():
-                    try:
-                        future.result()
-                    except TrainingError:
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - a worker's failure, with what it was training
-                        raise TrainingError(
-                            f"training {hp} on {len(jobs[key])} series ({key}) in a worker process failed: "
-                            f"{type(exc).__name__}: {exc}"
-                        ) from exc
-            for key, folder in folders.items():
-                out[key] = _read_predictor(folder)
-        return out
+        context = multiprocessing.get_context("spawn")  # spawn: the parent may hold torch's and Dagster's threads
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=exit_with_parent) as pool:
+            futures = {
+                key: pool.submit(
+                    _fit_to_folder, self.work_dir, dataset, records, hp, settings, seeds[key], folders[key]
+                )
+                for key, records in jobs.items()
+            }
+            for key, future in futures.items():
+                try:
+                    future.result()
+                except TrainingError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a worker's failure, with what it was training
+                    raise TrainingError(
+                        f"training {hp} on {len(jobs[key])} series ({key}) in a worker process failed: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
 
     def forecast(
         self, predictor, dataset: DatasetRef, records: list[dict[str, Any]], seed: int, cut: int
     ) -> dict[str, np.ndarray]:
         """Sample forecasts for the ``prediction_length`` periods after each record's target
-        (less ``cut`` points). Returns mean and quantiles, each (n_series, h)."""
+        (less ``cut`` points). Returns mean and quantiles, each (n_series, h). ``predictor``:
+        one predictor, or the members of an ensemble (a list), whose samples are pooled: each
+        member draws its share of the samples one predictor draws, so the forecast costs
+        about what one member's costs and its quantiles are those of the members' mixture."""
         import torch
 
         h = dataset.prediction_length
@@ -378,11 +403,15 @@ class LocalEngine(TrainingEngine):
                     f"series {number} (cat {record[FIELD_CAT]}): dynamic_feat covers {have} periods, but forecasting "
                     f"{h} periods after its {needed - h} target periods needs {needed} (features must be known ahead)"
                 )
+        members = list(predictor) if isinstance(predictor, list | tuple) else [predictor]
         with quiet_training():
             torch.manual_seed(seed)
             np.random.seed(seed % 2**32)
             inputs = to_gluonts_entries(records, dataset.freq, cut=cut)
-            samples = np.stack([f.samples for f in predictor.predict(inputs)])  # (n, samples, h)
+            if len(members) == 1:
+                samples = np.stack([f.samples for f in members[0].predict(inputs)])  # (n, samples, h)
+            else:
+                samples = np.concatenate([_member_samples(m, inputs, len(members)) for m in members], axis=1)
         if not np.isfinite(samples).all():
             raise TrainingError("the model produced non-finite forecast samples")
         out = {"mean": samples.mean(axis=1)}
@@ -547,17 +576,23 @@ class LocalEngine(TrainingEngine):
         return storage
 
     # -- the best model -----------------------------------------------------------------
-    def register_best(self, tuning: TuningResult, log: Log) -> RegisteredModel:
+    def register_best(self, tuning: TuningResult, log: Log, members: int = 1) -> RegisteredModel:
         """Train the best trial's hyperparameters on the test channel's history (up to T − h)
         and score it on the validation window, which no trial has seen, against seasonal
         naive (with the spec's season and period weights); write the validation forecasts
         decoded to the spec's ids; then refit on every period up to T: that model is the one
-        saved for forecasting. Both are recorded in the card."""
+        saved for forecasting. Both are recorded in the card.
+
+        ``members`` > 1: each of the two is an ensemble of that many networks with the same
+        hyperparameters and consecutive seeds (the first is the single model's), whose
+        forecasts pool their samples. One training run of DeepAR varies with its seed by more
+        than the candidates it is weighed against differ; the members' mixture does not."""
         best = tuning.best()
         dataset = tuning.dataset
         seed = tuning.settings.seed
+        seeds = member_seeds(seed, members)
         h = dataset.prediction_length
-        model_id = model_id_for(dataset.version, best.hyperparameters, seed)
+        model_id = model_id_for(dataset.version, best.hyperparameters, seed, members)
         prefix = f"models/{model_id}"
         encoding = Encoding.from_json(read_verified(self.store, dataset.base, ENCODING_FILE, dataset.manifest))
         test = self.read_channel(dataset, TEST)
@@ -566,28 +601,32 @@ class LocalEngine(TrainingEngine):
         self.work_dir.mkdir(parents=True, exist_ok=True)
         scratch_dir = tempfile.TemporaryDirectory(dir=self.work_dir, prefix="model-")
         scratch = Path(scratch_dir.name)
-        parallel = (tuning.settings.parallel_trials or available_cores()) > 1
-        refit = None
+        workers = 1 if (tuning.settings.parallel_trials or available_cores()) == 1 else 0
         try:
             began = time.monotonic()
-            refit_args = (
-                self.work_dir,
+            jobs = {
+                (which, number): (test if which == EVALUATED_PREDICTOR_DIR else validation)
+                for which in (EVALUATED_PREDICTOR_DIR, PREDICTOR_DIR)
+                for number in range(members)
+            }
+            ensemble = f" as {members} networks (seeds {seeds})" if members > 1 else ""
+            log(
+                f"training the best hyperparameters (trial {best.number} of {tuning.run_id}){ensemble} on the test "
+                f"channel, and refitting them on every period up to T (the validation channel) for forecasting, "
+                f"{'one at a time' if workers == 1 else 'one per core'}: {best.hyperparameters}"
+            )
+            self.fit_to_folders(
                 dataset,
-                validation,
+                jobs,
                 best.hyperparameters,
                 tuning.settings,
-                seed,
-                scratch / PREDICTOR_DIR,
+                {key: seeds[key[1]] for key in jobs},
+                {key: scratch / member_dir(*key) for key in jobs},
+                workers,
             )
-            if parallel:  # the refit needs nothing from the evaluation: run it at the same time
-                log("refitting on every period up to T (the validation channel) in a second process")
-                refit = _spawn(_fit_to_folder_in_worker, *refit_args)
-            log(
-                f"training the best hyperparameters (trial {best.number} of {tuning.run_id}) on the test channel: {best.hyperparameters}"
-            )
-            evaluated = self.fit(dataset, test, best.hyperparameters, tuning.settings, seed)
-            train_s = time.monotonic() - began
-            _, forecast, actual = self.evaluate(evaluated, dataset, validation, seed)
+            both_s = time.monotonic() - began
+            evaluated = [_read_predictor(scratch / member_dir(EVALUATED_PREDICTOR_DIR, n)) for n in range(members)]
+            _, forecast, actual = self.evaluate(evaluated if members > 1 else evaluated[0], dataset, validation, seed)
             report = validation_report(validation, forecast, actual, encoding, h)
             log(
                 "validation window: "
@@ -595,19 +634,6 @@ class LocalEngine(TrainingEngine):
                 + " | seasonal naive: "
                 + ", ".join(f"{k}={v:.4g}" for k, v in report["metrics"]["seasonal_naive"].items())
             )
-            if refit is None:
-                log("refitting on every period up to T (the validation channel) for forecasting")
-                _fit_to_folder(*refit_args)
-            else:
-                refit.join()
-                if refit.exitcode != 0:
-                    raise TrainingError(
-                        f"refitting {best.hyperparameters} on the validation channel of {dataset.version} failed "
-                        f"(worker exit code {refit.exitcode})"
-                    )
-            both_s = time.monotonic() - began
-            (scratch / EVALUATED_PREDICTOR_DIR).mkdir()
-            evaluated.serialize(scratch / EVALUATED_PREDICTOR_DIR)
             report["frame"].to_csv(scratch / VALIDATION_FORECASTS, index=False, float_format="%.2f")
             (scratch / SAMPLED_DIR).mkdir()
             sampled: dict[str, Any] = forecast  # kept for the combination and the backtest (LocalEngine.sampled)
@@ -651,7 +677,16 @@ class LocalEngine(TrainingEngine):
                 },
                 "seed": seed,
                 "training_settings": asdict(tuning.settings),
-                "train_seconds": {"evaluated_model": round(train_s, 1), "both_models_wall": round(both_s, 1)},
+                "members": {
+                    "count": members,
+                    "seeds": seeds,
+                    "folders": {
+                        which: [member_dir(which, n) for n in range(members)]
+                        for which in (EVALUATED_PREDICTOR_DIR, PREDICTOR_DIR)
+                    },
+                    "forecast": "one network" if members == 1 else "the members' samples pooled (each draws its share)",
+                },
+                "train_seconds": {"all_models_wall": round(both_s, 1)},
                 "library_versions": library_versions(),
             }
             self.store.put_folder(scratch, prefix)
@@ -660,9 +695,6 @@ class LocalEngine(TrainingEngine):
                 f"{prefix}/{MODEL_CARD}", json.dumps(card, indent=1, sort_keys=True, default=str).encode()
             )
         finally:
-            if refit is not None and refit.is_alive():  # interrupted: stop the refit too
-                refit.terminate()
-                refit.join()
             scratch_dir.cleanup()
         return RegisteredModel(model_id=model_id, uri=self.store.uri(prefix), card=card)
 
@@ -682,14 +714,55 @@ class LocalEngine(TrainingEngine):
 
     def load(self, model_id: str, which: str = PREDICTOR_DIR):
         """Load a saved model's predictor from the store: the forecasting model (refit to T)
-        by default, or ``evaluated_predictor`` (trained to T − h, the one scored)."""
-        if not self.store.exists(f"models/{model_id}/{MODEL_CARD}"):
+        by default, or ``evaluated_predictor`` (trained to T − h, the one scored). Of an
+        ensemble, its first member (:meth:`load_members` loads them all)."""
+        return self.load_members(model_id, which)[0]
+
+    def load_members(self, model_id: str, which: str = PREDICTOR_DIR) -> list:
+        """Every member of a saved model's ``which`` predictor, as its card lists them (one
+        for a single model)."""
+        card_key = f"models/{model_id}/{MODEL_CARD}"
+        if not self.store.exists(card_key):
             raise TrainingError(
                 f"{self.store.uri(f'models/{model_id}')} has no {MODEL_CARD}: the model was never completely saved"
             )
+        card = json.loads(self.store.get_bytes(card_key))
+        count = int((card.get("members") or {}).get("count", 1))
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        out = []
         with tempfile.TemporaryDirectory(dir=self.work_dir, prefix="load-") as scratch:
-            return _read_predictor(self.store.get_folder(f"models/{model_id}/{which}", Path(scratch)))
+            for number in range(count):
+                folder = member_dir(which, number)
+                out.append(
+                    _read_predictor(self.store.get_folder(f"models/{model_id}/{folder}", Path(scratch) / folder))
+                )
+        return out
+
+
+def _member_samples(predictor, inputs: list[dict[str, Any]], members: int) -> np.ndarray:
+    """One ensemble member's samples, (n, its share, h): the share is the samples one predictor
+    draws (``num_eval_samples``) divided among the ``members``, rounded up."""
+    model = predictor.prediction_net.model
+    drawn = model.num_parallel_samples
+    model.num_parallel_samples = max(1, math.ceil(drawn / members))
+    try:
+        return np.stack([f.samples for f in predictor.predict(inputs)])
+    finally:
+        model.num_parallel_samples = drawn
+
+
+def member_seeds(seed: int, members: int) -> list[int]:
+    """The training seeds of an ensemble's members: the seed, then the next ones. The first
+    member is the very network a single model trains."""
+    if members < 1:
+        raise ConfigurationError(f"members must be at least 1, got {members}")
+    return [int(seed) + number for number in range(members)]
+
+
+def member_dir(which: str, number: int) -> str:
+    """Where member ``number`` of a saved model's ``which`` predictor lives: the first in
+    ``which`` itself (as a single model), the others beside it."""
+    return which if number == 0 else f"{which}-member{number}"
 
 
 def sample_key(records: list[dict[str, Any]], seed: int, cut: int) -> str:
@@ -785,22 +858,6 @@ def _read_predictor(folder: Path):
         predictor = PyTorchPredictor.deserialize(Path(folder), device="cpu")
     predictor.batch_size = PREDICT_BATCH_SIZE
     return predictor
-
-
-def _fit_to_folder_in_worker(*args: Any) -> None:
-    """:func:`_fit_to_folder` as a worker process's body, which ends with its parent."""
-    exit_with_parent()
-    _fit_to_folder(*args)
-
-
-def _spawn(target: Callable[..., None], *args: Any):
-    """Start ``target(*args)`` in a spawned process (a fresh interpreter: its own GIL and
-    torch thread pool)."""
-    import multiprocessing
-
-    process = multiprocessing.get_context("spawn").Process(target=target, args=args, daemon=True)
-    process.start()
-    return process
 
 
 def exit_with_parent(poll_s: float = 1.0) -> threading.Thread:
@@ -918,8 +975,11 @@ def study_name_for(data_version: str, space: SearchSpace, settings: TuningSettin
     return f"deepar-{data_version}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:10]}"
 
 
-def model_id_for(data_version: str, hyperparameters: dict[str, Any], seed: int) -> str:
-    digest = hashlib.sha256(json.dumps([data_version, hyperparameters, seed], sort_keys=True).encode()).hexdigest()
+def model_id_for(data_version: str, hyperparameters: dict[str, Any], seed: int, members: int = 1) -> str:
+    """A model's id: its data version and a digest of what trained it (the member count only
+    when the model is an ensemble, so that a single model keeps the id it always had)."""
+    made_of = [data_version, hyperparameters, seed] + ([members] if members > 1 else [])
+    digest = hashlib.sha256(json.dumps(made_of, sort_keys=True).encode()).hexdigest()
     return f"deepar-{data_version[:8]}-{digest[:8]}"
 
 

@@ -17,9 +17,16 @@ from deepar_assets.domain.encoding import encode
 from deepar_assets.domain.hyperparameters import CategoricalRange, ContinuousRange, IntegerRange
 from deepar_assets.domain.reading import read_dataset
 from deepar_assets.domain.spec.load import load_spec
-from deepar_assets.engines.base import TuningSettings, dataset_facts
-from deepar_assets.engines.inference import EVALUATED_PREDICTOR, forecaster
-from deepar_assets.engines.local import PRUNE_AFTER_TRIALS, LocalEngine, lags_for, period_freq, to_gluonts_entries
+from deepar_assets.engines.base import RegisteredModel, TuningSettings, dataset_facts
+from deepar_assets.engines.inference import EVALUATED_PREDICTOR, forecaster, refit_forecasters
+from deepar_assets.engines.local import (
+    PRUNE_AFTER_TRIALS,
+    LocalEngine,
+    _member_samples,
+    lags_for,
+    period_freq,
+    to_gluonts_entries,
+)
 from deepar_assets.errors import ConfigurationError, TrainingError
 from deepar_assets.storage.datasets import publish_dataset
 from deepar_assets.storage.local import FolderStore
@@ -416,3 +423,74 @@ def test_a_worker_that_fails_names_what_it_was_training(setup):
     hp = {**{k: r.min_value for k, r in TINY_SPACE.items() if hasattr(r, "min_value")}, "likelihood": "no-such"}
     with pytest.raises(TrainingError, match="no-such"):
         engine.fit_many(dataset, {1: train, 2: train}, hp, TINY, seed=5, workers=2)
+
+
+def test_an_ensemble_trains_members_with_consecutive_seeds_and_pools_their_samples(setup):
+    """best_model with members=2: the first member of each predictor is the single model
+    (same seed, weight for weight), the second is trained with the next seed; the validation
+    forecast pools the members' samples, each member drawing half of num_eval_samples; the
+    ensemble has an id of its own, reloads whole and forecasts as it was scored."""
+    engine, dataset, store = setup
+    settings = TuningSettings(max_trials=1, seed=6, num_batches_per_epoch=3, num_eval_samples=20)
+    result = engine.tune(dataset, TINY_SPACE, settings, lambda _: None)
+    single = engine.register_best(result, lambda _: None)
+    lines: list[str] = []
+    ensemble = engine.register_best(result, lines.append, members=2)
+    assert ensemble.model_id != single.model_id
+    assert "as 2 networks (seeds [6, 7])" in lines[0]
+    card = json.loads(store.get_bytes(f"models/{ensemble.model_id}/model.json"))
+    assert card["members"]["count"] == 2 and card["members"]["seeds"] == [6, 7]
+    assert card["members"]["folders"]["predictor"] == ["predictor", "predictor-member1"]
+
+    for which in ("predictor", EVALUATED_PREDICTOR):
+        first, second = engine.load_members(ensemble.model_id, which)
+        alone = engine.load(single.model_id, which).prediction_net.state_dict()
+        assert all(torch.equal(v, alone[k]) for k, v in first.prediction_net.state_dict().items()), which
+        assert any(not torch.equal(v, alone[k]) for k, v in second.prediction_net.state_dict().items()), which
+    assert len(engine.load_members(single.model_id)) == 1
+
+    validation = engine.read_channel(dataset, "validation")
+    h = dataset.prediction_length
+    members = engine.load_members(ensemble.model_id, EVALUATED_PREDICTOR)
+    inputs = to_gluonts_entries(validation, dataset.freq, cut=h)
+    drawn = _member_samples(members[1], inputs, members=2)
+    assert drawn.shape == (len(validation), 10, h)  # half of the 20 samples one network draws
+    assert members[1].prediction_net.model.num_parallel_samples == 20  # restored
+
+    pooled = engine.forecast(members, dataset, validation, seed=6, cut=h)
+    alone = engine.forecast(members[0], dataset, validation, seed=6, cut=h)
+    assert not np.allclose(pooled["p50"], alone["p50"])
+    assert np.all(pooled["p10"] <= pooled["p90"])
+    # The card's validation metrics are the pooled forecast's, and the combination gets it as kept.
+    assert engine.score(np.stack([r["target"][-h:] for r in validation]), pooled)[
+        "test:mean_wQuantileLoss"
+    ] == pytest.approx(card["validation_metrics"]["validation:mean_wQuantileLoss"])
+    evaluated = forecaster(engine, ensemble, dataset, which=EVALUATED_PREDICTOR)
+    assert isinstance(evaluated.predictor, list) and len(evaluated.predictor) == 2
+    kept = evaluated.predict(validation, cut=h)
+    assert evaluated.reused == 1
+    np.testing.assert_allclose(kept["p50"], pooled["p50"], rtol=1e-6)
+
+
+def test_refits_of_an_ensemble_train_every_member(setup):
+    """A rolling backtest's or the combination's refit of an ensemble trains as many networks
+    as the model has, with its seeds: the first equals a single refit with the model's seed."""
+    engine, dataset, _ = setup
+    train = engine.read_channel(dataset, "train")
+    hp = {
+        **{k: r.min_value for k, r in TINY_SPACE.items() if hasattr(r, "min_value")},
+        "likelihood": "student-T",
+        "epochs": 1,
+    }
+    card = {"seed": 5, "hyperparameters": hp, "training_settings": TINY.__dict__, "members": {"seeds": [5, 6]}}
+    model = RegisteredModel(model_id="m", uri="", card=card)
+    lines: list[str] = []
+    refits = refit_forecasters(engine, model, dataset, {4: [cut_record(r, 4) for r in train]}, log=lines.append)
+    assert "2 networks each (seeds [5, 6])" in lines[0]
+    members = refits[4].predictor
+    assert isinstance(members, list) and len(members) == 2
+    alone = engine.fit(dataset, [cut_record(r, 4) for r in train], hp, TINY, seed=5).prediction_net.state_dict()
+    assert all(torch.equal(v, alone[k]) for k, v in members[0].prediction_net.state_dict().items())
+    assert any(not torch.equal(v, alone[k]) for k, v in members[1].prediction_net.state_dict().items())
+    forecast = refits[4].predict([cut_record(r, 4) for r in train], cut=dataset.prediction_length)
+    assert forecast["mean"].shape == (len(train), dataset.prediction_length)

@@ -26,9 +26,11 @@ class RegistryJobs(EngineParts):
     """The registry half of :class:`~deepar_assets.engines.sagemaker.SageMakerEngine`."""
 
     # -- the best model -----------------------------------------------------------------
-    def register_best(self, tuning: TuningResult, log: Log) -> RegisteredModel:
+    def register_best(self, tuning: TuningResult, log: Log, members: int = 1) -> RegisteredModel:
         """The tuning job's best training job as a SageMaker Model (same name on every rerun),
-        optionally a model package pending approval, and a model card in the store."""
+        optionally a model package pending approval, and a model card in the store. One
+        network: ``members`` > 1 is the local engine's ensemble, not built here (it would take
+        a training job per member); best_model warns of it."""
         if tuning.engine != self.name:
             raise ConfigurationError(
                 f"tuning run {tuning.run_id} came from the {tuning.engine} engine; the sagemaker engine registers only "
