@@ -104,6 +104,19 @@ def test_the_gate_passes_and_says_why(published):
     assert "beats seasonal naive" in gate.description
 
 
+def test_deepar_is_three_networks_by_default_and_every_refit_trains_three(published):
+    """best_model.members 0 is the local engine's ensemble: three networks with the run's seed
+    and the next two; the combination's and the rolling backtest's refits train as many."""
+    tmp_path, result, instance, _ = published
+    best = metadata(result, "best_model")
+    assert best["members"] == 3
+    card = json.loads(FolderStore(tmp_path / "storage").get_bytes(f"models/{best['model_id']}/model.json"))
+    assert card["members"]["seeds"] == [5, 6, 7]
+    infos = [e.user_message for e in instance.all_logs(result.run_id)]
+    refits = [m for m in infos if m.startswith(f"refitting {best['model_id']}'s hyperparameters")]
+    assert len(refits) >= 2 and all("3 networks each (seeds [5, 6, 7])" in m for m in refits), refits
+
+
 def test_forecasts_are_decoded_and_stored_as_csv_and_parquet(published):
     tmp_path, result, _, _ = published
     meta = metadata(result, "forecasts")
