@@ -209,6 +209,11 @@ class WrittenFile:
 _SHARED: dict[str, EncodedSeries] = {}
 
 
+def _share(encoded: EncodedSeries) -> None:
+    """A worker's initializer: the encoded series it serializes chunks of."""
+    _SHARED["encoded"] = encoded
+
+
 def _serialize(task: tuple[int, np.ndarray]) -> bytes:
     end, indices = task
     return records_to_jsonl(_SHARED["encoded"].records(indices, end))
@@ -241,8 +246,8 @@ def write_dataset_files(
 ) -> dict[str, WrittenFile]:
     """Stream each channel's JSON Lines and ``encoding.json`` into ``folder``, hashing as the
     bytes go, so memory holds a few chunks instead of whole channels. With ``workers`` > 1,
-    chunks are serialized by forked worker processes (they share the encoded arrays
-    copy-on-write) while this process writes and hashes, in order."""
+    chunks are serialized by spawned worker processes (each gets the encoded series once)
+    while this process writes and hashes, in order."""
     folder = Path(folder)
     tasks = _tasks(split, chunk_size or default_chunk_size(encoded))
     handles: dict[str, Any] = {}
@@ -281,14 +286,14 @@ def write_dataset_files(
     writer.start()
     try:
         if workers > 1 and len(tasks) > 1:
-            _SHARED["encoded"] = encoded
-            try:
-                with multiprocessing.get_context("fork").Pool(workers) as pool:
-                    results = pool.imap(_serialize, [(end, idx) for _, end, idx in tasks], chunksize=1)
-                    for (key, _, _), data in zip(tasks, results, strict=True):
-                        sink(key, data)
-            finally:
-                _SHARED.clear()
+            # Spawned, not forked: a fork copies whatever lock another thread of this process
+            # holds at that moment (the writer above, torch's or Dagster's threads), and a
+            # worker that needs it waits forever. That hung the test suite once.
+            context = multiprocessing.get_context("spawn")
+            with context.Pool(workers, initializer=_share, initargs=(encoded,)) as pool:
+                results = pool.imap(_serialize, [(end, idx) for _, end, idx in tasks], chunksize=1)
+                for (key, _, _), data in zip(tasks, results, strict=True):
+                    sink(key, data)
         else:
             for key, end, indices in tasks:
                 sink(key, records_to_jsonl(encoded.records(indices, end)))
