@@ -51,7 +51,8 @@ def main() -> int:
     encoding = model_encoding(store, dataset)
     h = dataset.prediction_length
     rows = combination.validation_rows
-    records = [read_channel(store, dataset, VALIDATION)[i] for i in rows]
+    channel = read_channel(store, dataset, VALIDATION)
+    records = [channel[i] for i in rows]
     settings = TuningSettings(**card["training_settings"])
     hp = card["hyperparameters"]
     print(f"model {combination.model_id}: {hp}; {len(records)} validation series; seeds {args.seeds}", flush=True)
