@@ -86,10 +86,9 @@ class LocalForecaster(Forecaster):
         self.model_id, self.which = model.model_id, which
         self.saved = predictor is None  # a saved model, whose kept samples (best_model's validation forecast) count
         self.seed = int(model.card.get("seed", 0))
-        # One predictor, or an ensemble's members (whose samples the engine pools)
-        self.predictor = predictor if predictor is not None else _one_or_all(engine.load_members(model.model_id, which))
-        first = self.predictor[0] if isinstance(self.predictor, list) else self.predictor
-        self.batch_size = int(first.batch_size)
+        # The model's networks: one, or an ensemble's members (whose samples the engine pools)
+        self.predictor = predictor if predictor is not None else engine.load_members(model.model_id, which)
+        self.batch_size = int(self.predictor[0].batch_size)
         self.reused = 0  # calls answered with a forecast the model had already sampled
 
     def predict(self, records: list[dict[str, Any]], cut: int = 0) -> dict[str, np.ndarray]:
@@ -169,15 +168,10 @@ def refit_forecasters(
             model,
             dataset,
             which="refit",
-            predictor=_one_or_all([predictors[key, n] for n in range(len(seeds))]),
+            predictor=[predictors[key, n] for n in range(len(seeds))],
         )
         for key in jobs
     }
-
-
-def _one_or_all(members: list) -> Any:
-    """A single model's predictor as itself, an ensemble's members as a list."""
-    return members[0] if len(members) == 1 else members
 
 
 def read_channel(store: ObjectStore, dataset: DatasetRef, channel: str) -> list[dict[str, Any]]:

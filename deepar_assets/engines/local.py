@@ -626,7 +626,7 @@ class LocalEngine(TrainingEngine):
             )
             both_s = time.monotonic() - began
             evaluated = [_read_predictor(scratch / member_dir(EVALUATED_PREDICTOR_DIR, n)) for n in range(members)]
-            _, forecast, actual = self.evaluate(evaluated if members > 1 else evaluated[0], dataset, validation, seed)
+            _, forecast, actual = self.evaluate(evaluated, dataset, validation, seed)
             report = validation_report(validation, forecast, actual, encoding, h)
             log(
                 "validation window: "
