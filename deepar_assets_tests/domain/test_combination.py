@@ -371,3 +371,38 @@ def test_windows_without_the_targets_special_periods_choose_no_sharp_winner():
     # Free to sharpen, the same windows would have given seasonal naive nearly everything.
     free = choose([made[d] for d in plan.drops], candidates, {})
     assert free.power > 2 and free.weights[:, 0].mean() > chosen.weights[:, 0].mean()
+
+
+def test_past_windows_weigh_special_periods_only_where_the_target_holds_them():
+    """A past window is scored as the target will be: a special week the target holds at the same
+    season position keeps its weight, one it does not hold weighs as an ordinary week. A
+    candidate that only gets the holiday week right, in windows that choose for a summer, does
+    not win on that week's weight."""
+    # The validation window (indexes 130..142) holds a special week at season position 36 (index
+    # 140); the window ending 39 periods before T (91..103) holds one at position 40 (index 92);
+    # the window a season earlier (78..90) holds position 36 at index 88.
+    plan = cb.plan(0, 143, 13, 52, _special(143, 13, [88, 92, 140]), rolling=3, min_history=65)
+    assert plan.positions == [36] and 52 in plan.drops
+    assert not plan.keeps_weight(39, 13).any()
+    assert plan.keeps_weight(52, 13).tolist() == [i == 88 - 78 for i in range(13)]
+
+    rng = np.random.default_rng(14)
+    windows = []
+    for drop in (26, 39):  # each with a special week the target does not hold (its 2nd period)
+        actual = 100 + 5 * rng.standard_normal((6, 13))
+        actual[:, 1] += 200  # the holiday spike
+        a = actual + 2 * rng.standard_normal((6, 13))  # right on ordinary weeks ...
+        a[:, 1] -= 30  # ... and short of the spike
+        b = actual + 8 * rng.standard_normal((6, 13))  # worse on ordinary weeks, copies the spike
+        window = _window(actual, {"A": a, "B": b}, drop=drop)
+        weights = np.ones_like(actual)
+        weights[:, 1] = 5.0
+        windows.append(SelectionWindow(drop, actual, weights, window.forecasts, window.present))
+    scored = [cb.scored_as_target(w, plan, 13) for w in windows]
+    assert all(w.weights.max() == 1.0 for w in scored)
+    kept = np.ones((6, 13))
+    kept[:, 10] = 5.0  # the same window a season earlier, with the target's own special week
+    season_earlier = SelectionWindow(52, windows[0].actual, kept, windows[0].forecasts, windows[0].present)
+    np.testing.assert_array_equal(cb.scored_as_target(season_earlier, plan, 13).weights, kept)
+    raw, matched = choose(windows, ["A", "B"], {}), choose(scored, ["A", "B"], {})
+    assert raw.weights[:, 1].mean() > 0.5 > matched.weights[:, 1].mean()

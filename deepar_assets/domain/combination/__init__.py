@@ -14,7 +14,14 @@ past windows (plain functions; no Dagster, no engine).
 
 from deepar_assets.domain.combination.origins import SEASONAL_CANDIDATES, SelectionPlan, plan
 from deepar_assets.domain.combination.rolling import OriginCombination, rolling_combinations
-from deepar_assets.domain.combination.select import HORIZON_TARGET, VALIDATION_TARGET, Selection, segmentations, select
+from deepar_assets.domain.combination.select import (
+    HORIZON_TARGET,
+    VALIDATION_TARGET,
+    Selection,
+    scored_as_target,
+    segmentations,
+    select,
+)
 from deepar_assets.domain.combination.weights import (
     Choice,
     Scores,
@@ -29,6 +36,7 @@ from deepar_assets.domain.combination.weights import (
 from deepar_assets.domain.combination.windows import CANDIDATES, PastWindows, candidate_window, rows_at
 
 __all__ = [
+    "scored_as_target",
     "OriginCombination",
     "PastWindows",
     "rolling_combinations",

@@ -16,7 +16,13 @@ The rule, for a target window (the validation window, or the published horizon):
    holds (Thanksgiving and Christmas when the rolling windows cover February to October), the
    same window one season earlier is added (and two seasons earlier where the history allows),
    so that the choice also rests on how each candidate did on those events.
-3. **No such history.** When the target window needs such a window and the history is too short
+3. **Scored as the target will be.** A past window's periods weigh in the loss as the target's
+   periods at the same season position do: a declared special period keeps its weight (Walmart's
+   holiday weeks weigh 5 in WMAE) only where the target holds a special period at that position,
+   and weighs 1 elsewhere. Thanksgiving weighs 5 in a window that chooses for a horizon holding
+   Thanksgiving, and 1 in one that chooses for a summer: the few special weeks of a past window
+   otherwise outweigh its ordinary ones and decide, for a target that holds none of them.
+4. **No such history.** When the target window needs such a window and the history is too short
    for one, only the candidates that carry the season explicitly (seasonal naive, MSTL,
    AutoTheta) take part: they copy or model last season's event; learned models that never saw
    it with a season of history behind them are the ones that fail there.
@@ -41,6 +47,17 @@ class SelectionPlan:
     seasonal_only: bool = False  # rule 3: only SEASONAL_CANDIDATES take part
     uncovered: list[int] = field(default_factory=list)  # season positions of special periods no rolling window holds
     reason: str = ""
+    positions: list[int] = field(default_factory=list)  # season positions of the target's special periods (rule 3)
+    season: int = 0
+    n_history: int = 0  # periods of the longest series up to T
+
+    def keeps_weight(self, drop: int, h: int) -> np.ndarray:
+        """(h,) per period of the window ending ``drop`` periods before T, whether its declared
+        weight counts in the loss (rule 3): only at the season positions of the target's special
+        periods."""
+        start = self.n_history - drop - h
+        positions = set(self.positions)
+        return np.asarray([self.season > 0 and (p % self.season) in positions for p in range(start, start + h)])
 
     @property
     def drops(self) -> list[int]:
@@ -74,6 +91,7 @@ def plan(
     usable = lambda drop: n_history - drop - h >= min_history  # noqa: E731
     rolling_drops = [cutoff + k * h for k in range(rolling) if usable(cutoff + k * h)]
     target = _positions(special, season, target_drop, n_history, h)
+    where = {"positions": sorted(target), "season": season, "n_history": n_history}
     held: set[int] = set()
     for drop in rolling_drops:
         held |= _positions(special, season, drop, n_history, h)
@@ -86,6 +104,7 @@ def plan(
                 f"{len(rolling_drops)} rolling window(s) of {h} periods up to T - {h}"
                 + ("; they hold the target's special periods" if target else "; the target holds no special period")
             ),
+            **where,
         )
     seasonal = [
         target_drop + k * season
@@ -102,6 +121,7 @@ def plan(
                 f"the target holds special periods (season positions {uncovered}) that no rolling window holds: "
                 f"the same window {len(seasonal)} season(s) earlier is added"
             ),
+            **where,
         )
     return SelectionPlan(
         target_drop,
@@ -113,4 +133,5 @@ def plan(
             "history is too short for the same window a season earlier: only the candidates that carry the season "
             f"({', '.join(SEASONAL_CANDIDATES)}) take part"
         ),
+        **where,
     )

@@ -4,7 +4,7 @@ the weights of the validation window (which the gate scores) and of the publishe
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -127,7 +127,7 @@ def select(
         )
         if not allowed.any():
             allowed[:] = True
-        chosen = [chosen_windows[d] for d in target_plan.drops]
+        chosen = [scored_as_target(chosen_windows[d], target_plan, h) for d in target_plan.drops]
         # Windows that hold none of the target's special periods show how the seasonal candidates
         # do on ordinary periods, not in the event: they choose the level, but not a sharp
         # winner, which would rest on event-free windows alone; the weights stay 1/loss².
@@ -138,6 +138,15 @@ def select(
             else _only_deepar(candidates, len(records))
         )
     return Selection(list(candidates), plans, choices, pd.DataFrame(rows), fallbacks)
+
+
+def scored_as_target(window: SelectionWindow, target_plan: SelectionPlan, h: int) -> SelectionWindow:
+    """``window`` with its periods weighted as the target's periods at the same season position
+    are (see :mod:`.origins`, rule 3): a declared weight above 1 counts only where the target
+    holds a special period at that position; elsewhere the period weighs 1."""
+    keep = target_plan.keeps_weight(window.drop, h)
+    weights = np.where(keep[None, :] | (window.weights <= 1.0), window.weights, 1.0)
+    return window if np.array_equal(weights, window.weights) else replace(window, weights=weights)
 
 
 def _only_deepar(candidates: Sequence[str], n: int) -> Choice:
