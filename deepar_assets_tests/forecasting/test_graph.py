@@ -176,7 +176,7 @@ def test_backtest_report_compares_against_baselines(published):
     tmp_path, result, instance, _ = published
     meta = metadata(result, "backtest_report")
     overall = {r.data["model"]: r.data for r in meta["overall"].records}
-    assert set(overall) == {"DeepAR", "seasonal_naive", "AutoETS", "MSTL", "combination"}
+    assert set(overall) == {"DeepAR", "seasonal_naive", "AutoETS", "MSTL", "AutoTheta", "combination"}
     # Every model at each origin; the combination re-chosen at the earlier one from the history before it only.
     by_origin = [r.data for r in meta["by_origin"].records]
     assert [(r["origin"], r["model"]) for r in by_origin] == [(o, m) for o in meta["origins"] for m in overall]
@@ -212,7 +212,7 @@ def test_backtest_report_compares_against_baselines(published):
     # The late series (2 weeks of history at the last origin, none at the first) is too short
     # for the statistical baselines: seasonal naive stands in, and says so, by model and reason.
     fallbacks = meta["baseline_fallbacks"]
-    assert fallbacks == report["baseline_fallbacks"] and set(fallbacks) == {"AutoETS", "MSTL"}
+    assert fallbacks == report["baseline_fallbacks"] and set(fallbacks) == {"AutoETS", "MSTL", "AutoTheta"}
     for fell in fallbacks.values():
         assert fell["series"] == fell["forecasts"] == 1 and fell["of_series"] == meta["series"]
         # Two origins, but the late series has no history before the first one.
@@ -223,7 +223,7 @@ def test_backtest_report_compares_against_baselines(published):
     # The baselines at both origins are the combination's own fits (its validation window and the
     # origin it re-chose at), fallbacks included: fitted once.
     infos = [e.user_message for e in instance.all_logs(result.run_id)]
-    assert sum("seasonal_naive, AutoETS, MSTL as the combination fitted them" in m for m in infos) == 2
+    assert sum("seasonal_naive, AutoETS, MSTL, AutoTheta as the combination fitted them" in m for m in infos) == 2
     assert report["best_baseline"] == meta["best_baseline"] != "DeepAR"
     losers = pd.read_csv(store.uri(f"backtests/{model_id}/losers.csv"))
     assert len(losers) == meta["series_where_deepar_loses"]
@@ -370,7 +370,7 @@ def test_the_combination_publishes_where_deepar_alone_loses_to_seasonal_naive(tm
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     own, gate = checks[DEEPAR_CHECK], checks[GATE_CHECK]
     assert not own.passed and own.severity == dg.AssetCheckSeverity.WARN
-    assert gate.passed and "combination of DeepAR, seasonal_naive, MSTL, AutoETS" in gate.description
+    assert gate.passed and "combination of DeepAR, seasonal_naive, MSTL, AutoETS, AutoTheta" in gate.description
     combination = metadata(result, "combination")
     mean_weights = combination["mean_weights"]
     assert (
@@ -387,6 +387,7 @@ def test_the_combination_publishes_where_deepar_alone_loses_to_seasonal_naive(tm
         "weight_seasonal_naive",
         "weight_MSTL",
         "weight_AutoETS",
+        "weight_AutoTheta",
     ]
     np.testing.assert_allclose(weights.filter(like="weight_").sum(axis=1), 1.0, atol=1e-3)
 

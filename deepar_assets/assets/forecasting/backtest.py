@@ -42,7 +42,7 @@ from deepar_assets.storage.vintages import EXPECTED_BY_HORIZON, EXPECTED_BY_SERI
 
 class BacktestConfig(dg.Config):
     baselines: list[str] = Field(
-        default=["AutoETS", "MSTL"],
+        default=["AutoETS", "MSTL", "AutoTheta"],
         description=f"Statistical baselines besides seasonal naive (always in), from statsforecast: {', '.join(bt.STATISTICAL_BASELINES)} "
         "(AutoETS without a season, MSTL: the spec's season + AutoETS trend, AutoTheta).",
     )

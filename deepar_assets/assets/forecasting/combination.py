@@ -37,7 +37,7 @@ GATE_CHECK = "beats_seasonal_naive"
 
 class CombinationConfig(dg.Config):
     candidates: list[str] = Field(
-        default=[bt.DEEPAR, bt.SEASONAL_NAIVE, "MSTL", "AutoETS"],
+        default=[bt.DEEPAR, bt.SEASONAL_NAIVE, "MSTL", "AutoETS", "AutoTheta"],
         description=f"What the published forecast combines, from {', '.join(cb.CANDIDATES)}. [{bt.DEEPAR}] alone "
         "publishes DeepAR's own forecast (no selection, the gate scores DeepAR).",
     )
