@@ -91,7 +91,6 @@ def plan(
     usable = lambda drop: n_history - drop - h >= min_history  # noqa: E731
     rolling_drops = [cutoff + k * h for k in range(rolling) if usable(cutoff + k * h)]
     target = _positions(special, season, target_drop, n_history, h)
-    where = {"positions": sorted(target), "season": season, "n_history": n_history}
     held: set[int] = set()
     for drop in rolling_drops:
         held |= _positions(special, season, drop, n_history, h)
@@ -104,7 +103,9 @@ def plan(
                 f"{len(rolling_drops)} rolling window(s) of {h} periods up to T - {h}"
                 + ("; they hold the target's special periods" if target else "; the target holds no special period")
             ),
-            **where,
+            positions=sorted(target),
+            season=season,
+            n_history=n_history,
         )
     seasonal = [
         target_drop + k * season
@@ -121,7 +122,9 @@ def plan(
                 f"the target holds special periods (season positions {uncovered}) that no rolling window holds: "
                 f"the same window {len(seasonal)} season(s) earlier is added"
             ),
-            **where,
+            positions=sorted(target),
+            season=season,
+            n_history=n_history,
         )
     return SelectionPlan(
         target_drop,
@@ -133,5 +136,7 @@ def plan(
             "history is too short for the same window a season earlier: only the candidates that carry the season "
             f"({', '.join(SEASONAL_CANDIDATES)}) take part"
         ),
-        **where,
+        positions=sorted(target),
+        season=season,
+        n_history=n_history,
     )
