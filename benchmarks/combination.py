@@ -79,7 +79,12 @@ def main() -> int:
         for target in (VALIDATION_TARGET, HORIZON_TARGET):
             matrix = combination.weights[target]
             means = {name: round(float(matrix[:, c].mean()), 3) for c, name in enumerate(combination.candidates)}
-            print(f"{target}: level {combination.levels[target]}, mean weights {means}")
+            power = combination.powers.get(target)
+            cutoff = getattr(combination, "cutoffs", {}).get(target)  # older runs chose no cutoff
+            print(
+                f"{target}: level {combination.levels[target]}, weights ∝ 1/loss^{power} within {cutoff} x the best, "
+                f"mean weights {means}"
+            )
         if windows_csv.exists():
             frame = pd.read_csv(windows_csv)
             print("every candidate on every past window (window_drop: periods before T the window ends):")

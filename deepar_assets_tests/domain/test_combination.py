@@ -406,3 +406,22 @@ def test_past_windows_weigh_special_periods_only_where_the_target_holds_them():
     np.testing.assert_array_equal(cb.scored_as_target(season_earlier, plan, 13).weights, kept)
     raw, matched = choose(windows, ["A", "B"], {}), choose(scored, ["A", "B"], {})
     assert raw.weights[:, 1].mean() > 0.5 > matched.weights[:, 1].mean()
+
+
+@pytest.mark.parametrize(("b_bias", "keeps_b"), [(-25.0, True), (25.0, False)])
+def test_the_cutoff_is_chosen_on_the_windows_left_out(b_bias, keeps_b):
+    """A candidate about twice as far off as the best one is dropped at the first cutoff (1.5).
+    When its errors run opposite to the best one's, averaging them helps on every window, and
+    the windows left out choose a cutoff that keeps it; when they run the same way, it stays out."""
+    rng = np.random.default_rng(15)
+    windows = []
+    for w in range(3):
+        actual = 100 + 5 * rng.standard_normal((30, 6))
+        a = actual + 15.0 + 0.1 * rng.standard_normal((30, 6))
+        b = actual + b_bias + 0.1 * rng.standard_normal((30, 6))
+        windows.append(_window(actual, {"A": a, "B": b}, drop=13 * (w + 1)))
+    choice = choose(windows, ["A", "B"], {})
+    if keeps_b:
+        assert choice.cutoff > cb.CUTOFFS[0] and choice.weights[:, 1].mean() > 0.1
+    else:
+        assert choice.cutoff == cb.CUTOFFS[0] and choice.weights[:, 1].max() == 0.0

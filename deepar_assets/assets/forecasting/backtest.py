@@ -126,7 +126,7 @@ def backtest_report(
             drops[1:],
             rolling=int(settings.get("rolling", 3)),
             shrinkage=float(settings.get("shrinkage", 2.0)),
-            cutoff=float(settings.get("cutoff", 1.5)),
+            cutoffs=[float(c) for c in settings.get("cutoffs", [settings.get("cutoff", cb.CUTOFFS[0])])],
             workers=workers,
             log=context.log.info,
         ):
@@ -301,13 +301,14 @@ def _fitted_before(
 def _selections(
     rechosen: dict[int, cb.OriginCombination], windows: list[bt.Window], drops: list[int], combination: Combination
 ) -> pd.DataFrame:
-    """How the combination was chosen at each origin: the level, the weights' power, the band's scale, the windows
+    """How the combination was chosen at each origin: the level, the weights' power and cutoff, the band's scale, the windows
     it was chosen on (periods before the origin's window ends) and the mean weights."""
     rows = []
     for drop, window in zip(drops, windows, strict=True):
         if drop == 0 and not combination.deepar_only:
             level, scale = combination.levels[cb.VALIDATION_TARGET], combination.band_scales[cb.VALIDATION_TARGET]
             power = combination.powers.get(cb.VALIDATION_TARGET, 2.0)
+            cutoff = combination.cutoffs.get(cb.VALIDATION_TARGET, cb.CUTOFFS[0])
             weights = combination.weights[cb.VALIDATION_TARGET][combination.validation_rows]
             mean = {name: float(weights[:, c].mean()) for c, name in enumerate(combination.candidates)}
             reason = "the combination asset's choice (the published one)"
@@ -315,6 +316,7 @@ def _selections(
             chosen = rechosen[drop]
             choice = chosen.selection.choices[cb.VALIDATION_TARGET]
             level, scale, mean, power = choice.level, choice.band_scale, chosen.mean_weights(), choice.power
+            cutoff = choice.cutoff
             target_plan = chosen.selection.plans[cb.VALIDATION_TARGET]
             reason = f"windows {target_plan.drops} (periods before its window ends): {target_plan.reason}"
         else:
@@ -325,6 +327,7 @@ def _selections(
                 "level": level,
                 "band_scale": round(float(scale), 4),
                 "loss_power": power,  # weights ∝ 1/loss^loss_power
+                "loss_cutoff": cutoff,  # candidates above this multiple of the best loss get none
                 **{f"weight_{name}": round(value, 4) for name, value in mean.items()},
                 "chosen_on": reason,
             }

@@ -50,8 +50,10 @@ class CombinationConfig(dg.Config):
     shrinkage: float = Field(
         default=2.0, description="How many windows' worth the global weights count when a series or segment is weighed."
     )
-    cutoff: float = Field(
-        default=1.5, description="A candidate whose loss is above this multiple of the best one's gets no weight."
+    cutoffs: list[float] = Field(
+        default=list(cb.CUTOFFS),
+        description="A candidate whose loss is above the cutoff times the best one's gets no weight; the cutoff is "
+        "chosen from these on the windows left out, with the level and the weights' power.",
     )
     workers: int = Field(default=0, description="Processes fitting the statistical candidates (0: one per core).")
 
@@ -71,11 +73,12 @@ class Combination:
     scores: pd.DataFrame = field(repr=False)  # validation scores per model, the combination included
     gate: bt.GateOutcome | None = None
     uris: dict[str, str] = field(default_factory=dict)
-    # how the weights were chosen (rolling_windows, shrinkage, cutoff): a rolling backtest re-chooses them so
-    selection_settings: dict[str, float] = field(default_factory=dict)
+    # how the weights were chosen (rolling_windows, shrinkage, cutoffs): a rolling backtest re-chooses them so
+    selection_settings: dict[str, Any] = field(default_factory=dict)
     powers: dict[str, float] = field(default_factory=dict)  # target → weights ∝ 1/loss^power (chosen on the windows)
     # statistical candidate → on validation_rows, why its forecast there is seasonal naive's ("" where its own)
     validation_reasons: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    cutoffs: dict[str, float] = field(default_factory=dict)  # target → the cutoff chosen on the windows
 
     @property
     def deepar_only(self) -> bool:
@@ -122,10 +125,10 @@ def forecast_combination(
         raise ConfigurationError(
             f"combination.candidates: {'unknown ' + str(unknown) if unknown else 'none given'}; choose from {list(cb.CANDIDATES)}"
         )
-    if config.rolling_windows < 1 or config.shrinkage < 0 or config.cutoff < 1:
+    if config.rolling_windows < 1 or config.shrinkage < 0 or not config.cutoffs or min(config.cutoffs) < 1:
         raise ConfigurationError(
-            "combination: rolling_windows must be at least 1, shrinkage 0 or more and cutoff at least 1 "
-            f"(got {config.rolling_windows}, {config.shrinkage}, {config.cutoff})"
+            "combination: rolling_windows must be at least 1, shrinkage 0 or more and cutoffs one or more values of "
+            f"at least 1 (got {config.rolling_windows}, {config.shrinkage}, {config.cutoffs})"
         )
     store = storage.store()
     dataset = model_dataset(store, best_model.card)  # the version the model was trained on
@@ -148,6 +151,7 @@ def forecast_combination(
         levels = dict.fromkeys(weights, "single")
         scales = dict.fromkeys(weights, 1.0)
         powers: dict[str, float] = {}
+        cutoffs: dict[str, float] = {}
     else:
         selection = cb.select(
             records,
@@ -157,7 +161,7 @@ def forecast_combination(
             deepar_windows(ctx, best_model, context.log),
             config.rolling_windows,
             config.shrinkage,
-            config.cutoff,
+            config.cutoffs,
             workers,
             log=context.log.info,
         )
@@ -165,9 +169,11 @@ def forecast_combination(
         levels = {t: c.level for t, c in selection.choices.items()}
         scales = {t: c.band_scale for t, c in selection.choices.items()}
         powers = {t: c.power for t, c in selection.choices.items()}
+        cutoffs = {t: c.cutoff for t, c in selection.choices.items()}
         for target, target_plan in selection.plans.items():
             context.log.info(
-                f"{target}: {target_plan.reason}; level {levels[target]}, weights ∝ 1/loss^{powers[target]:g}"
+                f"{target}: {target_plan.reason}; level {levels[target]}, weights ∝ 1/loss^{powers[target]:g} "
+                f"within {cutoffs[target]:g} x the best loss"
             )
         for target, choice in selection.choices.items():
             if choice.level == "none":
@@ -233,9 +239,10 @@ def forecast_combination(
         scores,
         outcome,
         uris,
-        {"rolling": config.rolling_windows, "shrinkage": config.shrinkage, "cutoff": config.cutoff},
+        {"rolling": config.rolling_windows, "shrinkage": config.shrinkage, "cutoffs": list(config.cutoffs)},
         powers,
         {name: reasons[rows] for name, reasons in window.reasons.items()},
+        cutoffs,
     )
     metadata: dict[str, Any] = {
         "model_id": best_model.model_id,
@@ -243,6 +250,7 @@ def forecast_combination(
         "levels": dg.MetadataValue.json(levels),
         "band_scales": dg.MetadataValue.json(scales),
         "weight_powers": dg.MetadataValue.json(powers),
+        "weight_cutoffs": dg.MetadataValue.json(cutoffs),
         "mean_weights": dg.MetadataValue.json(mean_weights),
         **{f"{name} {bt.GATE_METRIC}": float(scores.loc[name, bt.GATE_METRIC]) for name in scores.index},
         "combination mean_wQuantileLoss": float(scores.loc[COMBINED, "mean_wQuantileLoss"]),

@@ -23,6 +23,7 @@ from deepar_assets.domain.combination.select import (
     select,
 )
 from deepar_assets.domain.combination.weights import (
+    CUTOFFS,
     Choice,
     Scores,
     SelectionWindow,
@@ -36,6 +37,7 @@ from deepar_assets.domain.combination.weights import (
 from deepar_assets.domain.combination.windows import CANDIDATES, PastWindows, candidate_window, rows_at
 
 __all__ = [
+    "CUTOFFS",
     "scored_as_target",
     "OriginCombination",
     "PastWindows",

@@ -12,7 +12,7 @@ import numpy as np
 
 from deepar_assets.domain.backtest.window import cut_record
 from deepar_assets.domain.combination.select import VALIDATION_TARGET, Selection, select, selection_plans
-from deepar_assets.domain.combination.weights import SelectionWindow, combine, widen
+from deepar_assets.domain.combination.weights import CUTOFFS, SelectionWindow, combine, widen
 from deepar_assets.domain.combination.windows import PastWindows, Records
 from deepar_assets.domain.encoding import Encoding
 
@@ -45,7 +45,7 @@ def rolling_combinations(
     drops: Sequence[int],
     rolling: int = 3,
     shrinkage: float = 2.0,
-    cutoff: float = 1.5,
+    cutoffs: Sequence[float] = CUTOFFS,
     workers: int = 1,
     log: Callable[[str], Any] = print,
 ) -> list[OriginCombination]:
@@ -73,7 +73,7 @@ def rolling_combinations(
             None,
             rolling,
             shrinkage,
-            cutoff,
+            cutoffs,
             workers,
             log,
             windows=windows.seen_from(drop),

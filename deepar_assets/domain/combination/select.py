@@ -14,7 +14,7 @@ from deepar_assets.constants import FIELD_CAT, FIELD_START, FIELD_TARGET, QUANTI
 from deepar_assets.domain import metrics
 from deepar_assets.domain.backtest.scores import DEEPAR
 from deepar_assets.domain.combination.origins import SEASONAL_CANDIDATES, SelectionPlan, plan
-from deepar_assets.domain.combination.weights import POWERS, Choice, SelectionWindow, choose, loss_parts
+from deepar_assets.domain.combination.weights import CUTOFFS, POWERS, Choice, SelectionWindow, choose, loss_parts
 from deepar_assets.domain.combination.windows import PastWindows, Records, WindowResult
 from deepar_assets.domain.encoding import Encoding
 from deepar_assets.domain.spec import periods as P
@@ -78,7 +78,7 @@ def select(
     deepar_for: Callable[[int], Callable[[Records], dict[str, np.ndarray]]] | None,
     rolling: int = 3,
     shrinkage: float = 2.0,
-    cutoff: float = 1.5,
+    cutoffs: Sequence[float] = CUTOFFS,
     workers: int = 1,
     log: Callable[[str], Any] = print,
     windows: Callable[[int], WindowResult] | None = None,
@@ -133,7 +133,7 @@ def select(
         # winner, which would rest on event-free windows alone; the weights stay 1/loss².
         powers = POWERS[:1] if target_plan.seasonal_only else POWERS
         choices[target] = (
-            choose(chosen, candidates, segments, allowed, shrinkage, cutoff, powers)
+            choose(chosen, candidates, segments, allowed, shrinkage, cutoffs, powers)
             if chosen
             else _only_deepar(candidates, len(records))
         )

@@ -13,13 +13,15 @@ From those parts, weights at three levels:
   for each of them;
 - **series**: one set per series.
 
-At each level the weight of candidate c is proportional to 1 / loss_c², over the candidates
-within ``cutoff`` × the best loss of that group (the others get 0). Segments and series are
+At each level the weight of candidate c is proportional to 1 / loss_c^k, over the candidates
+within ``cutoff`` × the best loss of that group (the others get 0); k and the cutoff are chosen
+with the level. Segments and series are
 shrunk towards the global weights: ``w = (n · w_own + k · w_parent) / (n + k)``, with n the windows the
 group was scored on (times its series for a segment) and k the ``shrinkage`` (in windows), so
-one lucky window does not decide. The level is chosen by leave-one-window-out: weights from all
-windows but one, the combined forecast scored on the one left out, averaged over the windows;
-the lowest loss wins (global when there is a single window).
+one lucky window does not decide. The level, the power k and the cutoff are chosen by
+leave-one-window-out: weights from all windows but one, the combined forecast scored on the one
+left out, averaged over the windows; the lowest loss wins (global, 1/loss² and the first cutoff
+when there is a single window).
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ class Scores:
 
 
 POWERS = (2.0, 4.0, 8.0, 32.0)  # how sharply the weights follow the loss: 1/loss^power (32: nearly the best alone)
+# How far behind the best a candidate may be and keep some weight (× the best loss): a low cutoff drops
+# a candidate that is poor on average though right where the others are wrong; a high one keeps it.
+CUTOFFS = (1.5, 2.0, 3.0)
 
 
 def _weights_from_loss(loss: np.ndarray, cutoff: float, power: float = 2.0) -> np.ndarray:
@@ -144,6 +149,7 @@ class Choice:
     held_out_loss: dict[str, float]  # level → mean loss of the combined forecast on the windows left out
     band_scale: float = 1.0  # the combined band's width, as a multiple of the averaged one (see band_scale)
     power: float = 2.0  # weights ∝ 1/loss^power
+    cutoff: float = CUTOFFS[0]  # candidates above this multiple of the best loss get no weight
 
 
 def choose(
@@ -152,25 +158,24 @@ def choose(
     segments: Mapping[str, np.ndarray],
     allowed: np.ndarray | None = None,
     shrinkage: float = 2.0,
-    cutoff: float = 1.5,
+    cutoffs: Sequence[float] = CUTOFFS,
     powers: Sequence[float] = POWERS,
 ) -> Choice:
-    """The level and the sharpness (weights ∝ 1/loss^power, one of ``powers``) whose combined
-    forecast has the lowest loss on the window left out, weights chosen on the others
-    (leave-one-window-out), and those weights from every window. A candidate that wins every
-    window earns nearly all the weight at a high power; candidates that take turns share it at
-    a low one. ``held_out_loss``: per level, at its best power."""
+    """The level, the sharpness (weights ∝ 1/loss^power, one of ``powers``) and the cutoff (one
+    of ``cutoffs``) whose combined forecast has the lowest loss on the window left out, weights
+    chosen on the others (leave-one-window-out), and those weights from every window. A
+    candidate that wins every window earns nearly all the weight at a high power; candidates
+    that take turns share it at a low one. ``held_out_loss``: per level, at its best power and
+    cutoff. Ties go to the lower power, then the lower cutoff."""
     scores = window_scores(windows, candidates)
     held: dict[str, float] = {}
-    level, power = "global", float(powers[0])
+    level, power, cutoff = "global", float(powers[0]), float(cutoffs[0])
     if len(windows) > 1:
         levels = ["global", *[f"segment:{name}" for name in segments], "series"]
-        tried: dict[tuple[str, float], float] = {}
-        for p in powers:
+        tried: dict[tuple[str, float, float], float] = {}
+        for p, c in [(p, c) for p in powers for c in cutoffs]:
             left_out = [
-                level_weights(
-                    scores, segments, [w for w in range(len(windows)) if w != out], allowed, shrinkage, cutoff, p
-                )
+                level_weights(scores, segments, [w for w in range(len(windows)) if w != out], allowed, shrinkage, c, p)
                 for out in range(len(windows))
             ]
             for name in levels:
@@ -181,11 +186,13 @@ def choose(
                     num, den = loss_parts(window.actual[present], combined, window.weights[present])
                     if den.sum() > 0:
                         losses.append(num.sum() / den.sum())
-                tried[(name, p)] = float(np.mean(losses)) if losses else float("inf")
-        level, power = min(tried, key=lambda key: (tried[key], list(powers).index(key[1])))
-        held = {name: min(tried[(name, p)] for p in powers) for name in levels}
+                tried[(name, p, c)] = float(np.mean(losses)) if losses else float("inf")
+        level, power, cutoff = min(
+            tried, key=lambda key: (tried[key], list(powers).index(key[1]), list(cutoffs).index(key[2]))
+        )
+        held = {name: min(loss for key, loss in tried.items() if key[0] == name) for name in levels}
     weights = level_weights(scores, segments, None, allowed, shrinkage, cutoff, power)[level]
-    return Choice(level, weights, held, band_scale(windows, candidates, weights), power)
+    return Choice(level, weights, held, band_scale(windows, candidates, weights), power, cutoff)
 
 
 BAND_SCALES = tuple(np.round(np.arange(0.5, 4.01, 0.1), 2))
