@@ -89,16 +89,15 @@ def main() -> int:
             frame = pd.read_csv(windows_csv)
             print("every candidate on every past window (window_drop: periods before T the window ends):")
             print(frame.to_string(index=False))
-        by_origin = storage / "backtests" / model_id / "by_origin.csv"
+        by_origin = storage / "backtests" / model_id / "by_origin.parquet"  # the CSV's figures are rounded
         if by_origin.exists():
-            _rolling(pd.read_csv(by_origin), storage / "backtests" / model_id / "selections.csv")
+            _rolling(pd.read_parquet(by_origin), storage / "backtests" / model_id / "selections.csv")
     return 0
 
 
 def _rolling(frame: pd.DataFrame, selections_csv: Path) -> None:
     """The rolling backtest's table: every model at every origin, then the yearly figures."""
-    ratio = "WMAE_vs_seasonal_naive"
-    # The stored ratio is rounded to 2 decimals; the mean of the ratios is taken on their WMAEs.
+    ratio = "WMAE_vs_seasonal_naive"  # recomputed from the WMAEs
     naive = frame[frame["model"] == "seasonal_naive"].set_index("origin")["WMAE"]
     frame = frame.assign(**{ratio: frame["WMAE"] / frame["origin"].map(naive)})
     shown = frame[["origin", "model", "series", "WMAE", ratio, "mean_wQuantileLoss", "coverage_80"]].round(4)
