@@ -44,7 +44,7 @@ class SelectionPlan:
     target_drop: int  # the target window ends this many periods before T (negative: after T)
     rolling: list[int] = field(default_factory=list)
     seasonal: list[int] = field(default_factory=list)
-    seasonal_only: bool = False  # rule 3: only SEASONAL_CANDIDATES take part
+    seasonal_only: bool = False  # rule 4: only SEASONAL_CANDIDATES take part
     uncovered: list[int] = field(default_factory=list)  # season positions of special periods no rolling window holds
     reason: str = ""
     positions: list[int] = field(default_factory=list)  # season positions of the target's special periods (rule 3)

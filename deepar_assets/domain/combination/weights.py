@@ -13,12 +13,12 @@ From those parts, weights at three levels:
   for each of them;
 - **series**: one set per series.
 
-At each level the weight of candidate c is proportional to 1 / loss_c^k, over the candidates
-within ``cutoff`` × the best loss of that group (the others get 0); k and the cutoff are chosen
-with the level. Segments and series are
-shrunk towards the global weights: ``w = (n · w_own + k · w_parent) / (n + k)``, with n the windows the
-group was scored on (times its series for a segment) and k the ``shrinkage`` (in windows), so
-one lucky window does not decide. The level, the power k and the cutoff are chosen by
+At each level the weight of candidate c is proportional to 1 / loss_c^p, over the candidates
+within ``cutoff`` × the best loss of that group (the others get 0); p and the cutoff are chosen
+with the level. Segments and series are shrunk towards the global weights:
+``w = (n · w_own + k · w_parent) / (n + k)``, with n the windows the group was scored on (times
+its series for a segment) and k the ``shrinkage`` (in windows), so one lucky window does not
+decide. The level, the power p and the cutoff are chosen by
 leave-one-window-out: weights from all windows but one, the combined forecast scored on the one
 left out, averaged over the windows; the lowest loss wins (global, 1/loss² and the first cutoff
 when there is a single window).
