@@ -14,6 +14,7 @@ import queue
 import threading
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -288,10 +289,14 @@ def write_dataset_files(
         if workers > 1 and len(tasks) > 1:
             # Spawned, not forked: a fork copies whatever lock another thread of this process
             # holds at that moment (the writer above, torch's or Dagster's threads), and a
-            # worker that needs it waits forever. That hung the test suite once.
+            # worker that needs it waits forever. That hung the test suite once. An executor,
+            # not multiprocessing.Pool: leaving a Pool's `with` sends its workers SIGTERM and
+            # waits for them, forever where the process ignores SIGTERM (and its spawned
+            # workers inherit that); the executor's workers stop when told to, and a worker
+            # that dies fails the write instead of hanging it.
             context = multiprocessing.get_context("spawn")
-            with context.Pool(workers, initializer=_share, initargs=(encoded,)) as pool:
-                results = pool.imap(_serialize, [(end, idx) for _, end, idx in tasks], chunksize=1)
+            with ProcessPoolExecutor(workers, mp_context=context, initializer=_share, initargs=(encoded,)) as pool:
+                results = pool.map(_serialize, [(end, idx) for _, end, idx in tasks])
                 for (key, _, _), data in zip(tasks, results, strict=True):
                     sink(key, data)
         else:

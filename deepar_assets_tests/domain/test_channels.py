@@ -616,3 +616,32 @@ def test_long_records_are_written_in_smaller_chunks(tmp_path):
         split = split_channels(encoded, 7, rolling_origins=2)
         written = write_dataset_files(encoded, split, tmp_path / f"{len(encoded.periods)}", workers=2)
         assert {key: f.path.read_bytes() for key, f in written.items()} == build_dataset_files(encoded, split)
+
+
+def test_the_pooled_writer_finishes_where_the_process_ignores_sigterm(tmp_path):
+    """A process that ignores SIGTERM (as processes started in the background here do, and its
+    spawned workers inherit it) still gets its channels: the workers are told to stop, not
+    sent SIGTERM, which once left the whole test suite waiting on a worker forever."""
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    script = textwrap.dedent(
+        f"""
+        import signal
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        from pathlib import Path
+        from deepar_assets.domain.channels import build_dataset_files, split_channels, write_dataset_files
+        from deepar_assets_tests.domain.test_channels import _daily_without_features
+        encoded = _daily_without_features()
+        split = split_channels(encoded, 7, rolling_origins=2)
+        written = write_dataset_files(encoded, split, Path({str(tmp_path)!r}), chunk_size=2, workers=2)
+        same = {{key: f.path.read_bytes() for key, f in written.items()}} == build_dataset_files(encoded, split)
+        print("same" if same else "different")
+        """
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "same"
