@@ -30,7 +30,7 @@ The rule, for a target window (the validation window, or the published horizon):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -55,22 +55,26 @@ class SelectionPlan:
         """(h,) per period of the window ending ``drop`` periods before T, whether its declared
         weight counts in the loss (rule 3): only at the season positions of the target's special
         periods."""
-        start = self.n_history - drop - h
         positions = set(self.positions)
-        return np.asarray([self.season > 0 and (p % self.season) in positions for p in range(start, start + h)])
+        periods = _window_periods(self.n_history, drop, h)
+        return np.asarray([self.season > 0 and (p % self.season) in positions for p in periods])
 
     @property
     def drops(self) -> list[int]:
         return sorted(set(self.rolling) | set(self.seasonal))
 
 
+def _window_periods(n_history: int, drop: int, h: int) -> range:
+    """Indexes (from the first history period) of the h periods of the window that ends
+    ``drop`` periods before T."""
+    return range(n_history - drop - h, n_history - drop)
+
+
 def _positions(special: np.ndarray, season: int, drop: int, n_history: int, h: int) -> set[int]:
     """Season positions (period index mod season) of the special periods in the window that
     ends ``drop`` periods before T. ``special`` holds one flag per period, from the first
     history period to h periods after T."""
-    end = n_history - drop  # exclusive index of the window's end
-    start = end - h
-    return {int(p) % season for p in range(start, end) if 0 <= p < len(special) and special[p]}
+    return {int(p) % season for p in _window_periods(n_history, drop, h) if 0 <= p < len(special) and special[p]}
 
 
 def plan(
@@ -95,17 +99,16 @@ def plan(
     for drop in rolling_drops:
         held |= _positions(special, season, drop, n_history, h)
     uncovered = sorted(target - held)
+    rolling_only = SelectionPlan(
+        target_drop, rolling_drops, positions=sorted(target), season=season, n_history=n_history
+    )
     if not uncovered:
-        return SelectionPlan(
-            target_drop,
-            rolling_drops,
+        return replace(
+            rolling_only,
             reason=(
                 f"{len(rolling_drops)} rolling window(s) of {h} periods up to T - {h}"
                 + ("; they hold the target's special periods" if target else "; the target holds no special period")
             ),
-            positions=sorted(target),
-            season=season,
-            n_history=n_history,
         )
     seasonal = [
         target_drop + k * season
@@ -113,22 +116,17 @@ def plan(
         if target_drop + k * season >= cutoff and usable(target_drop + k * season)
     ]
     if seasonal:
-        return SelectionPlan(
-            target_drop,
-            rolling_drops,
-            seasonal,
+        return replace(
+            rolling_only,
+            seasonal=seasonal,
             uncovered=uncovered,
             reason=(
                 f"the target holds special periods (season positions {uncovered}) that no rolling window holds: "
                 f"the same window {len(seasonal)} season(s) earlier is added"
             ),
-            positions=sorted(target),
-            season=season,
-            n_history=n_history,
         )
-    return SelectionPlan(
-        target_drop,
-        rolling_drops,
+    return replace(
+        rolling_only,
         seasonal_only=True,
         uncovered=uncovered,
         reason=(
@@ -136,7 +134,4 @@ def plan(
             "history is too short for the same window a season earlier: only the candidates that carry the season "
             f"({', '.join(SEASONAL_CANDIDATES)}) take part"
         ),
-        positions=sorted(target),
-        season=season,
-        n_history=n_history,
     )
