@@ -80,6 +80,7 @@ SAMPLED_DIR = "sampled"
 PREDICT_BATCH_SIZE = 128
 # Pruning: the median rule starts after this many trials, and never before this many epochs.
 PRUNE_AFTER_TRIALS = 4
+STOP_GRACE_S = 10.0  # how long an interrupted search waits for its other trial processes
 PRUNE_WARMUP_EPOCHS = 5
 # The held-out loss a trial reports after each epoch (for pruning only) is
 # computed on this many test series, the same seeded draw for every trial. On all 3,108 test
@@ -511,10 +512,7 @@ class LocalEngine(TrainingEngine):
                 for worker in workers:
                     worker.join()
             finally:
-                for worker in workers:
-                    if worker.is_alive():  # the run was interrupted: stop the other trials too
-                        worker.terminate()
-                        worker.join()
+                stop_processes(workers, log)  # the run was interrupted: stop the other trials too
             log_finished(study)
         trials = [_to_trial(t) for t in sorted(study.trials, key=lambda t: t.number)]
         return TuningResult(
@@ -897,6 +895,23 @@ def _search_worker(objective: _Objective, study_name: str, study_db: str, seed: 
     with quiet_training():
         while _claim(budget):
             study.optimize(objective, n_trials=1, gc_after_trial=True)
+
+
+def stop_processes(processes: list, log: Log, grace_s: float = STOP_GRACE_S) -> None:
+    """Stop the processes still alive: SIGTERM, then SIGKILL to any still running after
+    ``grace_s``. A process that ignores SIGTERM (its parent did, and spawned children inherit
+    that: ``dagster dev`` in the background, for one) would otherwise be waited for until its
+    trial ends. Each kill is logged."""
+    alive = [p for p in processes if p.is_alive()]
+    for process in alive:
+        process.terminate()
+    deadline = time.monotonic() + grace_s
+    for process in alive:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            log(f"{process.name} (pid {process.pid}) did not stop on SIGTERM within {grace_s:g} s: killed")
+            process.kill()
+            process.join()
 
 
 def _claim(budget) -> bool:

@@ -48,3 +48,41 @@ def test_a_worker_exits_soon_after_its_parent_is_killed(tmp_path):
         assert not _alive(child), "the worker trained on as an orphan"
     finally:
         parent.kill()
+
+
+STUBBORN = """
+import multiprocessing, signal, sys, time
+from deepar_assets.engines.local import stop_processes
+
+def trial(ignore_sigterm):
+    if ignore_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(60)
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=trial, args=(ignore,), name=f"trial-{ignore}", daemon=True) for ignore in (False, True)]
+    for process in processes:
+        process.start()
+    time.sleep(2.0)  # both are past their start-up and the stubborn one ignores SIGTERM
+    started = time.monotonic()
+    stop_processes(processes, print, grace_s=1.0)
+    print("stopped", round(time.monotonic() - started, 1), [p.pid for p in processes], [p.exitcode for p in processes], flush=True)
+"""
+
+
+def test_an_interrupted_search_kills_the_trials_that_ignore_sigterm(tmp_path):
+    """The interrupted path of LocalEngine.tune: a trial process that ignores SIGTERM (inherited
+    from a parent that does) is killed after the grace period, and the kill is reported."""
+    script = tmp_path / "stubborn.py"
+    script.write_text(STUBBORN)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=45)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 2, done.stdout
+    assert lines[0].startswith("trial-True (pid ") and lines[0].endswith("did not stop on SIGTERM within 1 s: killed")
+    _, seconds, rest = lines[1].split(" ", 2)
+    pids, exitcodes = rest.split("] [")
+    assert exitcodes == f"{-signal.SIGTERM}, {-signal.SIGKILL}]"  # the obedient one on SIGTERM, the other killed
+    assert float(seconds) < 10
+    assert not any(_alive(int(pid)) for pid in pids.strip("[").split(", "))
