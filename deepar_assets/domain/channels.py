@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pandas as pd
 
-from deepar_assets.constants import CHANNELS, FIELD_DYNAMIC_FEAT, FIELD_TARGET, TEST, TRAIN, VALIDATION
+from deepar_assets.constants import CHANNELS, FIELD_DYNAMIC_FEAT, FIELD_START, FIELD_TARGET, TEST, TRAIN, VALIDATION
 from deepar_assets.domain.encoding import EncodedSeries
-from deepar_assets.domain.spec.periods import format_period
+from deepar_assets.domain.spec.periods import format_period, shift
 from deepar_assets.errors import DataValidationError
 
 ENCODING_FILE = "encoding.json"
@@ -56,8 +57,8 @@ def split_channels(
     earlier ends (each ``origin_step`` periods before the last, default h), so that the objective
     averages over several forecast origins, as SageMaker's DeepAR documentation describes; and
     ``train`` then ends where the earliest of those windows starts, so that every origin is
-    scored on periods the trials did not train on (the model trained to T - h, which
-    best_model fits on ``test``, is unchanged)."""
+    scored on periods the trials did not train on. The model best_model fits on ``test`` (to
+    T - h) is unchanged: it fits on the latest origin's records only (:func:`latest_origin`)."""
     h = prediction_length
     if h < 1:
         raise DataValidationError(f"prediction_length must be at least 1 period, got {h}")
@@ -117,6 +118,23 @@ def split_channels(
         ok = (first < end - h) & observed[:, end - h : end].any(axis=1) & seen
         extra.append((end, np.flatnonzero(ok)))
     return ChannelSplit(prediction_length=h, ends=ends, members=members, excluded=excluded, extra_test_origins=extra)
+
+
+def latest_origin(records: list[dict[str, Any]], freq: str) -> list[dict[str, Any]]:
+    """The records that end at the latest period any of them reaches: of the test channel,
+    the series up to T − h. With rolling origins, the test channel also holds every series cut
+    at earlier ends, there to score the trials; a model fitted on the history up to T − h is
+    fitted on these only (the copies would weigh the earlier history twice and lengthen its
+    epochs, so it would not train as the refit on the validation channel does)."""
+    ends: list[pd.Timestamp] = []
+    last_of: dict[tuple[str, int], pd.Timestamp] = {}
+    for record in records:
+        key = (str(record[FIELD_START]), len(record[FIELD_TARGET]))
+        if key not in last_of:
+            last_of[key] = shift(pd.Timestamp(key[0]), key[1] - 1, freq)
+        ends.append(last_of[key])
+    latest = max(ends, default=None)
+    return [record for record, end in zip(records, ends, strict=True) if end == latest]
 
 
 def _count(reasons: dict[str, np.ndarray]) -> dict[str, int]:

@@ -43,7 +43,7 @@ from deepar_assets.constants import (
 )
 from deepar_assets.domain import metrics
 from deepar_assets.domain.backtest import validation_report
-from deepar_assets.domain.channels import ENCODING_FILE, parse_jsonl
+from deepar_assets.domain.channels import ENCODING_FILE, latest_origin, parse_jsonl
 from deepar_assets.domain.cores import available_cores
 from deepar_assets.domain.encoding import Encoding
 from deepar_assets.domain.hyperparameters import (
@@ -593,7 +593,7 @@ class LocalEngine(TrainingEngine):
         model_id = model_id_for(dataset.version, best.hyperparameters, seed, members)
         prefix = f"models/{model_id}"
         encoding = Encoding.from_json(read_verified(self.store, dataset.base, ENCODING_FILE, dataset.manifest))
-        test = self.read_channel(dataset, TEST)
+        test = latest_origin(self.read_channel(dataset, TEST), dataset.freq)
         validation = self.read_channel(dataset, VALIDATION)
 
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -610,7 +610,7 @@ class LocalEngine(TrainingEngine):
             ensemble = f" as {members} networks (seeds {seeds})" if members > 1 else ""
             log(
                 f"training the best hyperparameters (trial {best.number} of {tuning.run_id}){ensemble} on the test "
-                f"channel, and refitting them on every period up to T (the validation channel) for forecasting, "
+                f"channel ({len(test)} series up to T - h), and refitting them on every period up to T (the validation channel) for forecasting, "
                 f"{'one at a time' if workers == 1 else 'one per core'}: {best.hyperparameters}"
             )
             self.fit_to_folders(

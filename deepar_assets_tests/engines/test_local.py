@@ -20,6 +20,7 @@ from deepar_assets.domain.spec.load import load_spec
 from deepar_assets.engines.base import RegisteredModel, TuningSettings, dataset_facts
 from deepar_assets.engines.inference import EVALUATED_PREDICTOR, forecaster, refit_forecasters
 from deepar_assets.engines.local import (
+    EVALUATED_PREDICTOR_DIR,
     PRUNE_AFTER_TRIALS,
     LocalEngine,
     _member_samples,
@@ -64,6 +65,36 @@ def test_entries_map_deepar_fields_to_gluonts(setup):
         assert list(entry["feat_static_cat"]) == record["cat"]
         assert str(entry["start"].freq.freqstr) == "W-FRI"
     assert any(np.isnan(r["target"]).any() for r in records), "the small dataset has missing weeks"
+
+
+def test_best_model_fits_on_the_latest_origin_of_a_rolling_test_channel(tmp_path, small_source, monkeypatch):
+    """With rolling origins the test channel also holds every series cut at an earlier end, to
+    score the trials; the model best_model scores on the validation window is trained on the
+    history up to T - h once per series, as the forecasting refit is on the history up to T."""
+    store = FolderStore(tmp_path / "storage")
+    encoded = encode(read_dataset(load_spec("synthetic"), small_source))
+    dataset = publish_dataset(store, encoded, prediction_length=4, rolling_origins=2).ref
+    engine = LocalEngine(store, tmp_path / "work")
+    test, validation = engine.read_channel(dataset, "test"), engine.read_channel(dataset, "validation")
+    up_to_t = {tuple(r["cat"]): r["target"] for r in validation}
+    assert len({tuple(r["cat"]) for r in test}) < len(test), "the test channel holds two cuts of a series"
+    fitted: dict = {}
+    fit_to_folders = engine.fit_to_folders
+
+    def spy(dataset, jobs, *args, **kwargs):
+        fitted.update(jobs)
+        return fit_to_folders(dataset, jobs, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "fit_to_folders", spy)
+    result = engine.tune(dataset, TINY_SPACE, replace(TINY, max_trials=1), lambda _: None)
+    lines: list[str] = []
+    engine.register_best(result, lines.append)
+    evaluated = fitted[(EVALUATED_PREDICTOR_DIR, 0)]
+    cats = [tuple(r["cat"]) for r in evaluated]
+    assert len(cats) == len(set(cats)) == len({tuple(r["cat"]) for r in test})
+    for record in evaluated:  # each series once, up to T - h
+        np.testing.assert_array_equal(record["target"], up_to_t[tuple(record["cat"])][:-4])
+    assert f"on the test channel ({len(evaluated)} series up to T - h)" in lines[0]
 
 
 def test_tune_register_reload_forecast(setup, tmp_path):
