@@ -55,8 +55,8 @@ import multiprocessing, signal, sys, time
 from deepar_assets.engines.local import stop_processes
 
 def trial(ignore_sigterm):
-    if ignore_sigterm:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Both set explicitly: a runner that ignores SIGTERM passes that on to every child.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN if ignore_sigterm else signal.SIG_DFL)
     time.sleep(60)
 
 if __name__ == "__main__":
