@@ -5,7 +5,8 @@ asks for, read from a run's store (``benchmarks/quick_graph.py --keep`` prints w
 
 Prints, on the validation window, every candidate, DeepAR alone and the combination, over all
 series, over the complete ones (an observed value in every period of the history to T, as
-issue #14 counts them: Walmart's 2,660 of 3,092) and over those complete in the window only (2,814): WMAE, its ratio to seasonal naive's, mean wQuantileLoss and the coverage of the
+issue #14 counts them: Walmart's 2,660 of 3,092) and over those complete in the window only
+(2,814): WMAE, its ratio to seasonal naive's, mean wQuantileLoss and the coverage of the
 10–90 % band; then every candidate's scores on every past window that chose the weights, the
 windows' plans and the level chosen with its held-out loss. With a rolling backtest
 (``configs/yearly_backtest.yaml``: backtest_report.rolling_origins 4), then every model at every

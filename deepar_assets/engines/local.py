@@ -78,9 +78,9 @@ SAMPLED_DIR = "sampled"
 # Series per prediction batch: sampling is compute-bound, so a few hundred rows × samples per
 # step amortize Python's per-batch work without thrashing the cache.
 PREDICT_BATCH_SIZE = 128
+STOP_GRACE_S = 10.0  # how long an interrupted search waits for its other trial processes
 # Pruning: the median rule starts after this many trials, and never before this many epochs.
 PRUNE_AFTER_TRIALS = 4
-STOP_GRACE_S = 10.0  # how long an interrupted search waits for its other trial processes
 PRUNE_WARMUP_EPOCHS = 5
 # The held-out loss a trial reports after each epoch (for pruning only) is
 # computed on this many test series, the same seeded draw for every trial. On all 3,108 test
@@ -610,7 +610,8 @@ class LocalEngine(TrainingEngine):
             ensemble = f" as {members} networks (seeds {seeds})" if members > 1 else ""
             log(
                 f"training the best hyperparameters (trial {best.number} of {tuning.run_id}){ensemble} on the test "
-                f"channel ({len(test)} series up to T - h), and refitting them on every period up to T (the validation channel) for forecasting, "
+                f"channel ({len(test)} series up to T - h), and refitting them on every period up to T (the "
+                f"validation channel) for forecasting, "
                 f"{'one at a time' if workers == 1 else 'one per core'}: {best.hyperparameters}"
             )
             self.fit_to_folders(
