@@ -433,3 +433,36 @@ def test_validation_report_without_weights_is_the_mae_on_months():
     frame = report["frame"]
     assert list(frame.columns[:3]) == ["State", "Industry", "Month"]
     assert frame["Month"].tolist()[:H] == ["2018-09-01", "2018-10-01", "2018-11-01", "2018-12-01"]
+
+
+def test_the_selections_table_reads_a_combination_handed_over_by_an_older_run():
+    """A combination pickled before it recorded the weights' power and cutoff (an older run's
+    handover, which backtest_report may load without re-running the combination) is reported
+    with the defaults those runs used, 1/loss² within 1.5 x the best, not an AttributeError."""
+    import pickle
+    import types
+
+    from deepar_assets.assets.forecasting.backtest import _selections
+    from deepar_assets.assets.forecasting.combination import Combination
+
+    candidates = [bt.DEEPAR, bt.SEASONAL_NAIVE]
+    current = Combination(
+        model_id="m",
+        candidates=candidates,
+        keys=pd.DataFrame({"Store": [1, 2]}),
+        weights={cb.VALIDATION_TARGET: np.array([[0.75, 0.25], [0.25, 0.75]])},
+        levels={cb.VALIDATION_TARGET: "series"},
+        band_scales={cb.VALIDATION_TARGET: 1.1},
+        validation_rows=np.array([0, 1]),
+        validation={},
+        scores=pd.DataFrame(),
+        powers={cb.VALIDATION_TARGET: 4.0},
+        cutoffs={cb.VALIDATION_TARGET: 2.0},
+    )
+    older = pickle.loads(pickle.dumps(current))
+    del older.__dict__["powers"], older.__dict__["cutoffs"]  # as unpickled from before those fields
+    window = types.SimpleNamespace(origins=["2012-07-27"])
+    for combination, power, cutoff in ((current, 4.0, 2.0), (older, 2.0, cb.CUTOFFS[0])):
+        (row,) = _selections({}, [window], [0], combination).to_dict("records")
+        assert (row["level"], row["loss_power"], row["loss_cutoff"]) == ("series", power, cutoff)
+        assert row["weight_DeepAR"] == row["weight_seasonal_naive"] == 0.5

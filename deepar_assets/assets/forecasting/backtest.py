@@ -307,8 +307,9 @@ def _selections(
     for drop, window in zip(drops, windows, strict=True):
         if drop == 0 and not combination.deepar_only:
             level, scale = combination.levels[cb.VALIDATION_TARGET], combination.band_scales[cb.VALIDATION_TARGET]
-            power = combination.powers.get(cb.VALIDATION_TARGET, 2.0)
-            cutoff = combination.cutoffs.get(cb.VALIDATION_TARGET, cb.CUTOFFS[0])
+            # a combination handed over by an older run chose no power or cutoff (as validation_reasons above)
+            power = getattr(combination, "powers", {}).get(cb.VALIDATION_TARGET, 2.0)
+            cutoff = getattr(combination, "cutoffs", {}).get(cb.VALIDATION_TARGET, cb.CUTOFFS[0])
             weights = combination.weights[cb.VALIDATION_TARGET][combination.validation_rows]
             mean = {name: float(weights[:, c].mean()) for c, name in enumerate(combination.candidates)}
             reason = "the combination asset's choice (the published one)"
